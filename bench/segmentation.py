@@ -1,0 +1,68 @@
+"""Benchmark: how well the segment stage splits recordings into words, on the synthetic corpus
+and on continuous recordings built from real speech (FSDD and the commands corpus).
+
+    python bench/segmentation.py [--corpora ../shared/corpora]
+
+Prints, per corpus and vocab, the share of recordings split into the right number of words,
+boundary error and word precision/recall; and the seed notebook's method on the same
+recordings, for comparison. Nothing is written to the repository.
+"""
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from speech_mnist.audio import normalise_level, read_audio
+from speech_mnist.segment import score
+from speech_mnist.workspace import REPO, make_workspace, run_stage
+
+
+def seed_method(samples: np.ndarray, rate: int) -> list[tuple[float, float]]:
+    """The seed notebook's split: smoothed log-energy above min + 25% of its range."""
+    hop = rate // 100
+    frames = np.lib.stride_tricks.sliding_window_view(samples, hop * 2)[::hop]
+    energy = np.log(np.mean(frames**2, axis=1) + 1e-10)
+    energy = np.convolve(energy, np.ones(5) / 5, mode="same")
+    above = np.concatenate([[False], energy > energy.min() + 0.25 * np.ptp(energy), [False]])
+    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
+    return [(a / 100, b / 100) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def bench(corpus: str, corpora: Path, workdir: Path) -> dict:
+    ws = make_workspace(workdir / corpus, [f"corpus={corpus}", f"corpus.root={corpora}"] if corpus != "synthetic"
+                        else ["corpus=synthetic"])
+    run_stage(ws, "synthesize")
+    run_stage(ws, "segment")
+    ours = json.loads((ws / "metrics/segment.json").read_text())
+    truth = pd.read_csv(ws / "data/recordings/boundaries.csv")
+    result = {}
+    for vocab, table in truth.groupby("vocab"):
+        pairs = [(seed_method(normalise_level(read_audio(ws / "data/recordings" / rec, 8000), -1), 8000),
+                  list(zip(g["start"], g["end"]))) for rec, g in table.groupby("recording")]
+        result[vocab] = {"ours": ours[f"truth_{vocab}"], "seed": score(pairs)}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpora", type=Path, default=REPO.parent / "shared" / "corpora",
+                        help="folder with fsdd/ and commands/ (default: ../shared/corpora)")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for corpus in ("synthetic", "fsdd"):
+            for vocab, methods in bench(corpus, args.corpora.resolve(), Path(tmp)).items():
+                for method, m in methods.items():
+                    rows.append({"corpus": corpus, "vocab": vocab, "method": method, "recordings": m["recordings_scored"],
+                                 "right count": f"{m['right_count_rate']:.1%}",
+                                 "boundary ms (median / p95)": f"{m['boundary_error_ms_median']} / {m['boundary_error_ms_p95']}",
+                                 "precision": m["word_precision"], "recall": m["word_recall"]})
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""speech-mnist: the package the pipeline stages share."""

@@ -1,0 +1,49 @@
+"""Where parameters come from: conf/ (Hydra) is composed into params.yaml, which stages read."""
+
+import os
+from pathlib import Path
+
+import yaml
+
+PARAMS_FILE = "params.yaml"
+
+
+def repo_root() -> Path:
+    """The real repository, even inside a queued experiment's temporary copy (DVC sets DVC_ROOT)."""
+    return Path(os.environ.get("DVC_ROOT") or os.getcwd()).resolve()
+
+
+def resolve_path(path: str | os.PathLike) -> Path:
+    """A config path: absolute as given, relative ones from the repository root.
+
+    Corpus sources such as ../shared/corpora sit outside the repo, so a path relative to the
+    working directory would break in a queued experiment, which runs in .dvc/tmp/exps/....
+    """
+    path = Path(os.path.expanduser(path))
+    return path if path.is_absolute() else (repo_root() / path).resolve()
+
+
+def load_params(path: str | os.PathLike = PARAMS_FILE) -> dict:
+    """The composed parameters of the current run (what `dvc exp run -S …` wrote)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: run `speech-mnist params` (or `dvc exp run`) to compose it from conf/")
+    with path.open() as f:
+        return yaml.safe_load(f)
+
+
+def compose_yaml(overrides: list[str] = (), conf_dir: str | os.PathLike = "conf") -> str:
+    """conf/config.yaml composed with Hydra overrides, as the text DVC's Hydra integration writes."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(config_dir=str(Path(conf_dir).resolve()), version_base=None):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    OmegaConf.resolve(cfg)
+    return OmegaConf.to_yaml(cfg)
+
+
+def write_params(overrides: list[str] = (), conf_dir="conf", path=PARAMS_FILE) -> Path:
+    path = Path(path)
+    path.write_text(compose_yaml(overrides, conf_dir), encoding="utf-8")
+    return path

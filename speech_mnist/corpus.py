@@ -1,0 +1,235 @@
+"""Continuous recordings for the pipeline: synthesised with eSpeak, joined from isolated clips,
+or taken as they are from a folder.
+
+Every recording is named `<vocab>_<speaker>_<take>.<ext>` and says the words of its vocab in
+order. Where the words' true positions are known, they go into a boundaries table.
+"""
+
+import glob
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .audio import is_audio_name, read_audio, resample, write_wav
+from .config import resolve_path
+
+BOUNDARY_COLUMNS = ["recording", "vocab", "speaker", "take", "word", "start", "end"]
+
+
+@dataclass(frozen=True)
+class RecordingName:
+    vocab: str
+    speaker: str
+    take: int
+
+    @property
+    def stem(self) -> str:
+        return f"{self.vocab}_{self.speaker}_{self.take}"
+
+
+def parse_recording_name(path: str | Path) -> RecordingName:
+    """`num_alice_3.wav` -> RecordingName("num", "alice", 3); ValueError with the reason otherwise."""
+    parts = Path(path).stem.split("_")
+    if len(parts) != 3 or not all(parts) or not parts[2].isdigit():
+        raise ValueError(f"name is not <vocab>_<speaker>_<take> with a numeric take: {Path(path).name}")
+    return RecordingName(parts[0], parts[1], int(parts[2]))
+
+
+# --- assembling a recording from single words ------------------------------------------------
+
+
+def assemble(words: list[np.ndarray], sample_rate: int, rng: np.random.Generator, noise: np.ndarray,
+             silence_s: tuple[float, float], snr_db: tuple[float, float], level_db: float):
+    """Join single-word clips with random silences, level changes and background noise.
+
+    Returns the float32 recording and each word's (start, end) in seconds.
+    """
+    gaps = rng.uniform(*silence_s, size=len(words) + 1)
+    gains = 10 ** (rng.uniform(-level_db, level_db, size=len(words)) / 20)
+    pieces, bounds, cursor = [], [], 0
+    for gap, gain, word in zip(gaps, gains, words):
+        silence = np.zeros(int(round(gap * sample_rate)), dtype=np.float32)
+        pieces += [silence, word * gain]
+        start = cursor + len(silence)
+        cursor = start + len(word)
+        bounds.append((start / sample_rate, cursor / sample_rate))
+    pieces.append(np.zeros(int(round(gaps[-1] * sample_rate)), dtype=np.float32))
+    speech = np.concatenate(pieces)
+    snr = rng.uniform(*snr_db)
+    background = _fit_noise(noise, len(speech), rng)
+    speech_power = np.mean(np.concatenate([w * g for w, g in zip(words, gains)]) ** 2)
+    noise_power = np.mean(background**2) or 1.0
+    background *= np.sqrt(speech_power / noise_power / 10 ** (snr / 10))
+    recording = speech + background
+    return (recording / max(1.0, np.max(np.abs(recording)) / 0.99)).astype(np.float32), bounds
+
+
+def _fit_noise(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """A stretch of `noise` of the given length, from a random offset, looped if too short.
+
+    Each loop is faded in and out over 10 ms so that the seams do not click.
+    """
+    offset = int(rng.integers(0, len(noise)))
+    reps = int(np.ceil((offset + length) / len(noise)))
+    fade = min(len(noise) // 2, 80)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+        noise = noise.copy()
+        noise[:fade] *= ramp
+        noise[-fade:] *= ramp[::-1]
+    return np.tile(noise, reps)[offset:offset + length].astype(np.float32)
+
+
+def trim_silence(samples: np.ndarray, threshold: float = 0.02) -> np.ndarray:
+    """Cut the leading and trailing near-silence that eSpeak puts around a word."""
+    loud = np.flatnonzero(np.abs(samples) > threshold * np.max(np.abs(samples)))
+    return samples[loud[0]:loud[-1] + 1] if loud.size else samples
+
+
+def room_tone(length: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Synthetic background: pink-ish noise plus a faint mains hum, for the offline corpus."""
+    white = rng.standard_normal(length)
+    pink = np.cumsum(white) * 0.02 + white  # a random walk adds low-frequency weight
+    pink -= np.convolve(pink, np.ones(401) / 401, mode="same")  # but no drift
+    hum = 0.3 * np.sin(2 * np.pi * 50 * np.arange(length) / rate)
+    return (pink / np.std(pink) + hum).astype(np.float32)
+
+
+# --- the three kinds of corpus ---------------------------------------------------------------
+
+
+def espeak_voices(voices: dict) -> list[dict]:
+    """`count` distinct voices: language x variant pairs, each with its own rate and pitch."""
+    rng = np.random.default_rng(voices["seed"])
+    pairs = [(lang, variant) for variant in voices["variants"] for lang in voices["languages"]]
+    if voices["count"] > len(pairs):
+        raise ValueError(f"corpus.voices.count={voices['count']} but only {len(pairs)} language x variant pairs")
+    chosen = [pairs[i] for i in sorted(rng.choice(len(pairs), voices["count"], replace=False))]
+    return [
+        {
+            "speaker": f"{lang.replace('-', '')}-{variant}",
+            "espeak": f"{lang}+{variant}",
+            "rate": int(rng.integers(*voices["rate"], endpoint=True)),
+            "pitch": int(rng.integers(*voices["pitch"], endpoint=True)),
+        }
+        for lang, variant in chosen
+    ]
+
+
+def synthesize_espeak(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame:
+    """Speak every vocab with every voice. One process, fixed order: byte-reproducible."""
+    from .espeak import Espeak
+
+    engine = Espeak()
+    rng = np.random.default_rng(corpus["seed"])
+    voices = espeak_voices(corpus["voices"])
+    noise = room_tone(engine.sample_rate * 10, engine.sample_rate, rng)
+    rows = []
+    for vocab, spec in corpus["vocabs"].items():
+        for voice in voices:
+            for take in range(spec["takes"]):
+                # each take is said a little faster or slower, higher or lower
+                rate = voice["rate"] + int(rng.integers(-15, 16))
+                pitch = voice["pitch"] + int(rng.integers(-8, 9))
+                words = [_int16_to_float(trim_silence(engine.say(w, voice["espeak"], rate, pitch)))
+                         for w in spec["words"]]
+                name = RecordingName(vocab, voice["speaker"], take)
+                rows += _write_assembled(name, spec["words"], words, engine.sample_rate, rng, noise, corpus, out_dir)
+                if progress is not None:
+                    progress.update()
+    return pd.DataFrame(rows, columns=BOUNDARY_COLUMNS)
+
+
+def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame:
+    """Join take k of each speaker's isolated clips, in vocab order, into one recording."""
+    rng = np.random.default_rng(corpus["seed"])
+    rows = []
+    for vocab, spec in corpus["vocabs"].items():
+        takes = find_clip_takes(resolve_path(corpus["root"]), spec)
+        rate = spec["sample_rate"]
+        noises = load_noise(resolve_path(corpus["root"]) / corpus["noise"], rate)
+        for (speaker, take), paths in sorted(takes.items()):
+            words = [read_audio(p, rate) for p in paths]
+            noise = noises[int(rng.integers(len(noises)))]  # one room per recording
+            name = RecordingName(vocab, speaker, take)
+            rows += _write_assembled(name, spec["words"], words, rate, rng, noise, corpus, out_dir)
+            if progress is not None:
+                progress.update()
+    return pd.DataFrame(rows, columns=BOUNDARY_COLUMNS)
+
+
+def copy_folder(corpus: dict, out_dir: Path) -> pd.DataFrame:
+    """A user's own continuous recordings, copied byte for byte; their boundaries are unknown."""
+    source = resolve_path(corpus["path"])
+    if not source.is_dir():
+        raise FileNotFoundError(f"corpus.path {source} is not a folder of recordings")
+    for path in sorted(source.iterdir()):
+        if path.is_file() and not path.name.startswith("."):
+            shutil.copyfile(path, out_dir / path.name)
+    return pd.DataFrame(columns=BOUNDARY_COLUMNS)
+
+
+def _write_assembled(name, word_names, words, rate, rng, noise, corpus, out_dir) -> list[list]:
+    recording, bounds = assemble(words, rate, rng, noise, corpus["silence_s"], corpus["snr_db"], corpus["level_db"])
+    write_wav(out_dir / f"{name.stem}.wav", recording, rate)
+    return [[f"{name.stem}.wav", name.vocab, name.speaker, name.take, word, round(start, 4), round(end, 4)]
+            for word, (start, end) in zip(word_names, bounds)]
+
+
+def _int16_to_float(samples: np.ndarray) -> np.ndarray:
+    return samples.astype(np.float32) / 32768.0
+
+
+def load_noise(folder: Path, rate: int) -> list[np.ndarray]:
+    """The background clips of a folder, at `rate` (silent ones left out)."""
+    paths = sorted(p for p in folder.iterdir() if is_audio_name(p)) if folder.is_dir() else []
+    clips = [clip for clip in (read_audio(p, rate) for p in paths) if np.any(clip)]
+    if not clips:
+        raise FileNotFoundError(f"no noise clips in {folder}")
+    return clips
+
+
+def find_clip_takes(root: Path, spec: dict) -> dict[tuple[str, int], list[Path]]:
+    """Map (speaker, take) -> one clip per vocab word, in order, for complete takes only.
+
+    `spec["clips"]` is a path template under `root` with the fields {index} (word position),
+    {word}, {speaker}, {take} and {file}. Without {speaker}, `spec["speaker"]` names the one
+    speaker; without {take}, a clip's take is its rank among that word's sorted files.
+    """
+    template = spec["clips"]
+    pattern = glob.escape(str(root)) + "/" + re.sub(r"\{\w+\}", "*", template)
+    regex = re.compile(re.escape(str(root)) + "/" + _template_regex(template) + "$")
+    found: dict[tuple[str, int], dict[int, Path]] = {}
+    rank: dict[tuple[str, int], int] = {}
+    for path in sorted(Path(p) for p in glob.glob(pattern)):
+        match = regex.match(str(path))
+        if not match:
+            continue
+        fields = match.groupdict()
+        index = int(fields["index"]) if "index" in fields else _word_index(spec["words"], fields.get("word"))
+        if index is None or index >= len(spec["words"]):
+            continue
+        speaker = fields.get("speaker") or spec["speaker"]
+        if "take" in fields:
+            take = int(fields["take"])
+        else:
+            take = rank.setdefault((speaker, index), 0)
+            rank[(speaker, index)] += 1
+        found.setdefault((speaker, take), {})[index] = path
+    complete = len(spec["words"])
+    return {key: [clips[i] for i in range(complete)] for key, clips in found.items() if len(clips) == complete}
+
+
+def _template_regex(template: str) -> str:
+    field = {"index": r"(?P<index>\d+)", "take": r"(?P<take>\d+)", "speaker": r"(?P<speaker>[^/_]+)",
+             "word": r"(?P<word>[^/]+)", "file": r"(?P<file>[^/]+)"}
+    parts = re.split(r"(\{\w+\})", template)
+    return "".join(field[p[1:-1]] if p.startswith("{") else re.escape(p) for p in parts)
+
+
+def _word_index(words: list[str], word: str | None) -> int | None:
+    return words.index(word) if word in words else None

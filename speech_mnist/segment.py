@@ -1,0 +1,180 @@
+"""Splitting a continuous recording into words on the silences between them.
+
+The seed thresholded log-energy at min + 25% of its range, which fails on noise and on words
+that are quieter than their neighbours. Here the thresholds are measured from the recording's
+own noise floor, with hysteresis (a word starts on a strong frame and lasts while frames stay
+above a weaker one), and short pauses and bursts are bridged or dropped.
+"""
+
+import numpy as np
+
+
+def band_energy_db(samples: np.ndarray, sample_rate: int, params: dict) -> np.ndarray:
+    """Per-frame energy in dB within the speech band."""
+    import librosa
+
+    hop = int(sample_rate * params["hop_ms"] / 1000)
+    n_fft = int(2 ** np.ceil(np.log2(sample_rate * params["frame_ms"] / 1000)))
+    power = np.abs(librosa.stft(samples, n_fft=n_fft, hop_length=hop, center=True)) ** 2
+    freqs = librosa.fft_frequencies(sr=sample_rate, n_fft=n_fft)
+    low, high = params["band_hz"]
+    band = (freqs >= low) & (freqs <= min(high, sample_rate / 2))
+    energy = 10 * np.log10(power[band].sum(axis=0) + 1e-10)
+    return np.convolve(energy, np.ones(3) / 3, mode="same")  # smooth single-frame dips
+
+
+def noise_floor(energy: np.ndarray, params: dict) -> np.ndarray:
+    """Per-frame noise floor: a low percentile of the energy within a window around the frame.
+
+    Room noise changes level during a recording, so one global floor would either swallow
+    the pauses of a noisy stretch or miss the quiet words of a clean one.
+    """
+    from scipy.ndimage import percentile_filter
+
+    window = max(3, int(params["floor_window_s"] * 1000 / params["hop_ms"]))
+    return percentile_filter(energy, params["floor_percentile"], size=window, mode="nearest")
+
+
+def find_words(samples: np.ndarray, sample_rate: int, params: dict, expected: int | None = None):
+    """(start, end) in seconds of each word, without padding; [] when there is no speech.
+
+    Words are runs of frames above a level over the noise floor. Which level? The one in the
+    middle of the widest range of levels that all give the same number of words: the count
+    that least depends on the threshold. When the recording is known to say `expected`
+    words, only levels giving that count are considered (if none does, the closest count
+    wins and the caller sees the mismatch).
+    """
+    if samples.size == 0 or not np.any(samples):
+        return []
+    energy = band_energy_db(samples, sample_rate, params)
+    floor = noise_floor(energy, params)
+    if np.max(energy - floor) < params["speech_db"]:
+        return []  # nothing stands out of the noise: silence, hum or steady noise
+    hop_s = params["hop_ms"] / 1000
+    levels = np.arange(params["min_db"], params["max_db"] + 1e-9, params["step_db"])
+    counts = np.array([len(_spans_above(energy, floor + level, hop_s, params)) for level in levels])
+    level = _steadiest_level(levels, counts, expected)
+    if level is None:
+        return []
+    spans = _spans_above(energy, floor + level, hop_s, params)
+    spans = _widen(spans, energy, floor + params["min_db"], hop_s)
+    return [(round(a, 4), round(b, 4)) for a, b in spans]
+
+
+def _spans_above(energy, threshold, hop_s, params) -> list[tuple[float, float]]:
+    """Runs of frames above `threshold`: short bursts dropped, then short pauses bridged.
+
+    Dropping first keeps a click in a pause from joining the words on either side.
+    """
+    above = np.concatenate([[False], energy > threshold, [False]])
+    edges = np.flatnonzero(np.diff(above.astype(np.int8)))
+    runs = [(a * hop_s, b * hop_s) for a, b in zip(edges[::2], edges[1::2])]
+    return _bridge_gaps([(a, b) for a, b in runs if b - a >= params["min_burst_s"]], params["min_gap_s"])
+
+
+def _steadiest_level(levels: np.ndarray, counts: np.ndarray, expected: int | None) -> float | None:
+    """The middle level of the longest run of equal, non-zero counts (restricted to `expected`)."""
+    if expected is not None and expected in counts:
+        allowed = counts == expected
+    elif expected is not None and counts.max() > 0:
+        allowed = counts == counts[np.argmin(np.abs(counts - expected))]
+    else:
+        allowed = counts > 0
+    best, best_len, i = None, 0, 0
+    while i < len(levels):
+        j = i
+        while j + 1 < len(levels) and allowed[i] and counts[j + 1] == counts[i]:
+            j += 1
+        if allowed[i] and j - i + 1 > best_len:
+            best, best_len = (levels[i] + levels[j]) / 2, j - i + 1
+        i = j + 1
+    return best
+
+
+def _widen(spans, energy, edge_level, hop_s) -> list[tuple[float, float]]:
+    """Grow each span over the weak frames at its edges (onsets, fricatives), not into its neighbours."""
+    frames = [(int(round(a / hop_s)), int(round(b / hop_s))) for a, b in spans]
+    widened = []
+    for k, (a, b) in enumerate(frames):
+        lower = widened[-1][1] if widened else 0
+        upper = frames[k + 1][0] if k + 1 < len(frames) else len(energy)
+        while a > lower and energy[a - 1] > edge_level[a - 1]:
+            a -= 1
+        while b < upper and energy[b] > edge_level[b]:
+            b += 1
+        widened.append((a, b))
+    return [(a * hop_s, b * hop_s) for a, b in widened]
+
+
+def _bridge_gaps(spans: list[tuple[float, float]], min_gap: float) -> list[tuple[float, float]]:
+    merged: list[tuple[float, float]] = []
+    for start, end in spans:
+        if merged and start - merged[-1][1] < min_gap:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def cut(samples: np.ndarray, sample_rate: int, span: tuple[float, float], pad_s: float) -> np.ndarray:
+    start = max(0, int((span[0] - pad_s) * sample_rate))
+    end = min(len(samples), int((span[1] + pad_s) * sample_rate))
+    return samples[start:end]
+
+
+# --- scoring against true boundaries ---------------------------------------------------------
+
+
+def match_words(found: list[tuple[float, float]], truth: list[tuple[float, float]], min_overlap: float = 0.5):
+    """Pairs (i_found, i_true) where the spans overlap by at least `min_overlap` of their union."""
+    pairs, used = [], set()
+    for j, (ts, te) in enumerate(truth):
+        best, best_iou = None, min_overlap
+        for i, (fs, fe) in enumerate(found):
+            if i in used:
+                continue
+            inter = max(0.0, min(fe, te) - max(fs, ts))
+            union = max(fe, te) - min(fs, ts)
+            if union > 0 and inter / union >= best_iou:
+                best, best_iou = i, inter / union
+        if best is not None:
+            used.add(best)
+            pairs.append((best, j))
+    return pairs
+
+
+def score(results: list[tuple[list, list]]) -> dict:
+    """Segmentation metrics over (found, truth) span lists of recordings with known truth."""
+    if not results:
+        return {}
+    errors, matched, n_found, n_true, right_count = [], 0, 0, 0, 0
+    for found, truth in results:
+        pairs = match_words(found, truth)
+        matched += len(pairs)
+        n_found += len(found)
+        n_true += len(truth)
+        right_count += len(found) == len(truth)
+        for i, j in pairs:
+            errors += [abs(found[i][0] - truth[j][0]), abs(found[i][1] - truth[j][1])]
+    errors_ms = np.array(errors) * 1000 if errors else np.array([np.nan])
+    return {
+        "recordings_scored": len(results),
+        "right_count_rate": round(right_count / len(results), 4),
+        "boundary_error_ms_median": round(float(np.median(errors_ms)), 1),
+        "boundary_error_ms_p95": round(float(np.percentile(errors_ms, 95)), 1),
+        "word_precision": round(matched / n_found, 4) if n_found else 0.0,
+        "word_recall": round(matched / n_true, 4) if n_true else 0.0,
+    }
+
+
+def segmentation_metrics(found: dict, truth, recordings: int, rejected: int) -> dict:
+    """The segment stage's metrics; `found` maps recording -> spans, `truth` is boundaries.csv."""
+    metrics = {
+        "recordings": recordings,
+        "rejected": rejected,
+        "right_count_rate": round((recordings - rejected) / recordings, 4) if recordings else 0.0,
+    }
+    for vocab, table in sorted(truth.groupby("vocab")):
+        pairs = [(found.get(rec, []), list(zip(g["start"], g["end"]))) for rec, g in sorted(table.groupby("recording"))]
+        metrics[f"truth_{vocab}"] = score(pairs)
+    return metrics

@@ -1,0 +1,90 @@
+"""Stamps: every word as a fixed-size log-spectrogram image, and the datasets made of them."""
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# The provenance columns stored beside each stamp.
+PROVENANCE = ["word", "recording", "speaker", "take", "split"]
+
+
+def features(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
+    """(bands, frames) time-frequency features of a word, frames at its natural length."""
+    import librosa
+
+    hop = int(sample_rate * stamp["hop_ms"] / 1000)
+    kind = stamp["feature"]
+    samples = np.pad(samples, (0, max(0, stamp["n_fft"] - len(samples))))
+    if kind == "mfcc":
+        return librosa.feature.mfcc(y=samples, sr=sample_rate, n_mfcc=stamp["bands"],
+                                    n_fft=stamp["n_fft"], hop_length=hop, n_mels=max(40, stamp["bands"]))
+    mel = librosa.feature.melspectrogram(y=samples, sr=sample_rate, n_fft=stamp["n_fft"], hop_length=hop,
+                                         n_mels=stamp["bands"], htk=kind == "fbank", power=2.0)
+    if kind == "fbank":
+        return np.log(mel + 1e-6)  # log filterbank energies, as python_speech_features' logfbank
+    if kind == "mel":
+        return librosa.power_to_db(mel, ref=np.max, top_db=80.0)
+    raise ValueError(f"unknown stamp.feature {kind!r}: use fbank, mel or mfcc")
+
+
+def to_stamp(feature: np.ndarray, frames: int) -> np.ndarray:
+    """Stretch or squeeze the time axis to `frames` and standardise, so level does not matter."""
+    positions = np.linspace(0, feature.shape[1] - 1, frames)
+    stretched = np.stack([np.interp(positions, np.arange(feature.shape[1]), row) for row in feature])
+    return ((stretched - stretched.mean()) / (stretched.std() + 1e-6)).astype(np.float32)
+
+
+def make_stamp(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
+    return to_stamp(features(samples, sample_rate, stamp), stamp["frames"])
+
+
+def assign_split(words: pd.DataFrame, split: dict) -> pd.Series:
+    """'train' or 'test' for each word, by speaker or by take, never at random per word.
+
+    `split.test` lists the held-out speakers or takes; when it is null, a seeded choice of
+    `split.test_fraction` of them (at least one) is held out.
+    """
+    by = split["by"]
+    if by not in ("speaker", "take"):
+        raise ValueError(f"split.by must be speaker or take, not {by!r}")
+    held_out = split.get("test")
+    if held_out is None:
+        values = sorted(words[by].unique())
+        count = max(1, int(round(len(values) * split["test_fraction"])))
+        if count >= len(values):
+            raise ValueError(f"split by {by}: only {len(values)} {by}(s), nothing would be left to train on")
+        rng = np.random.default_rng(split.get("seed", 0))
+        held_out = [values[i] for i in sorted(rng.choice(len(values), count, replace=False))]
+    held_out = {str(v) for v in held_out}
+    return words[by].astype(str).map(lambda v: "test" if v in held_out else "train")
+
+
+def save_npz(path: Path, **arrays: np.ndarray) -> None:
+    """Like np.savez_compressed, but byte-identical for identical arrays (no zip timestamps)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(arrays):
+            array = np.asarray(arrays[name])
+            if array.dtype == object:
+                raise TypeError(f"{name}: object arrays need pickle; use a fixed-width string dtype")
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, array, allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, buffer.getvalue())
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}
+
+
+def save_dataset(path: Path, stamps: np.ndarray, words: pd.DataFrame, vocab_words: list[str]) -> None:
+    """A vocab's stamps with integer labels, the vocab's word list and provenance columns."""
+    labels = words["word"].map({w: i for i, w in enumerate(vocab_words)}).to_numpy(np.int64)
+    columns = {c: words[c].to_numpy().astype(str if c != "take" else np.int64) for c in PROVENANCE}
+    save_npz(path, x=stamps.astype(np.float32), y=labels, vocab=np.array(vocab_words), **columns)

@@ -1,0 +1,87 @@
+"""From recordings to word files: the work of the segment stage, one recording at a time."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .audio import BadAudio, is_audio_name, normalise_level, read_audio, write_wav
+from .corpus import parse_recording_name
+from .segment import cut, find_words
+
+WORD_COLUMNS = ["path", "recording", "vocab", "word", "speaker", "take", "start", "end"]
+REJECT_COLUMNS = ["recording", "reason"]
+
+
+class Rejected(Exception):
+    """A recording left out of the words, with the reason for the rejects report."""
+
+
+@dataclass
+class Segmented:
+    recording: str
+    vocab: str
+    speaker: str
+    take: int
+    words: list[str]
+    spans: list[tuple[float, float]]
+    samples: np.ndarray
+
+
+def list_recordings(folder: Path) -> list[Path]:
+    """Every file of the folder that should be a recording (the boundaries table is not)."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix != ".csv")
+
+
+def load_recording(path: Path, audio: dict) -> np.ndarray:
+    """Mono samples at the pipeline's rate, level-normalised; Rejected if unreadable."""
+    try:
+        samples = read_audio(path, audio["sample_rate"])
+    except BadAudio as error:
+        raise Rejected(str(error)) from None
+    return normalise_level(samples, audio["peak_dbfs"])
+
+
+def split_recording(path: Path, vocabs: dict, audio: dict, params: dict) -> Segmented:
+    """Cut one recording of a known vocab into its words; Rejected says why it can't be."""
+    if not is_audio_name(path):
+        raise Rejected(f"not an audio file name (expected .wav .flac .ogg .mp3): {path.suffix or 'no suffix'}")
+    try:
+        name = parse_recording_name(path)
+    except ValueError as error:
+        raise Rejected(str(error)) from None
+    if name.vocab not in vocabs:
+        raise Rejected(f"unknown vocab {name.vocab!r} (known: {', '.join(vocabs)})")
+    words = vocabs[name.vocab]["words"]
+    samples = load_recording(path, audio)
+    expected = len(words) if params["use_vocab_count"] else None
+    spans = find_words(samples, audio["sample_rate"], params, expected)
+    result = Segmented(path.name, name.vocab, name.speaker, name.take, words, spans, samples)
+    if not spans:
+        raise Rejected("no speech found (silent or only noise)")
+    return result
+
+
+def check_count(segmented: Segmented) -> None:
+    if len(segmented.spans) != len(segmented.words):
+        raise Rejected(f"found {len(segmented.spans)} words, vocab {segmented.vocab!r} has {len(segmented.words)}")
+
+
+def write_words(segmented: Segmented, out_dir: Path, sample_rate: int, pad_s: float) -> list[list]:
+    """One WAV per word at <out_dir>/<vocab>/<word>/<recording stem>.wav; returns manifest rows."""
+    rows = []
+    stem = Path(segmented.recording).stem
+    for word, span in zip(segmented.words, segmented.spans):
+        relative = Path(segmented.vocab) / word / f"{stem}.wav"
+        write_wav(out_dir / relative, cut(segmented.samples, sample_rate, span, pad_s), sample_rate)
+        rows.append([str(relative), segmented.recording, segmented.vocab, word, segmented.speaker,
+                     segmented.take, span[0], span[1]])
+    return rows
+
+
+def write_table(rows: list[list], columns: list[str], path: Path) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=columns)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False, lineterminator="\n")
+    return table

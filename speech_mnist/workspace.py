@@ -1,0 +1,39 @@
+"""Throw-away copies of the pipeline, for benchmarks and tests that run stages on other params."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .config import compose_yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def venv_env() -> dict:
+    """An environment whose `python` and `dvc` are this interpreter's, outside any DVC run."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("DVC_ROOT", None)
+    return env
+
+
+def make_workspace(root: Path, overrides=(), dvc: bool = False) -> Path:
+    """A copy of the pipeline's code and config (not its data) with params.yaml composed from
+    `overrides`; with dvc=True, also a DVC repository (without git)."""
+    root = Path(root)
+    for folder in ("stages", "speech_mnist", "conf"):
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "params.yaml").write_text(compose_yaml(list(overrides), root / "conf"))
+    if dvc:
+        subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=root, env=venv_env(), check=True)
+    return root
+
+
+def run_stage(workspace: Path, stage: str, quiet: bool = True) -> subprocess.CompletedProcess:
+    """Run stages/<stage>.py in the workspace; CalledProcessError (with its output) if it fails."""
+    return subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=workspace, env=venv_env(), check=True,
+                          capture_output=quiet, text=True)

@@ -1,0 +1,49 @@
+"""Stage segment: data/recordings/ -> one WAV per word in data/words/<vocab>/<word>/.
+
+Also writes data/words/manifest.csv (where each word was found), data/words/rejects.csv
+(recordings left out, and why) and metrics/segment.json (counts and, against the true
+boundaries where the corpus knows them, boundary error, precision and recall).
+"""
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from speech_mnist import words as W
+from speech_mnist.config import load_params
+from speech_mnist.segment import segmentation_metrics
+
+RECORDINGS = Path("data/recordings")
+OUT = Path("data/words")
+METRICS = Path("metrics/segment.json")
+
+
+def main() -> None:
+    params = load_params()
+    vocabs, audio, seg = params["corpus"]["vocabs"], params["audio"], params["segment"]
+    shutil.rmtree(OUT, ignore_errors=True)
+    recordings = W.list_recordings(RECORDINGS)
+    found, rows, rejects = {}, [], []
+    for path in tqdm(recordings, desc="segment", unit="recording"):
+        try:
+            segmented = W.split_recording(path, vocabs, audio, seg)
+            found[path.name] = segmented.spans
+            W.check_count(segmented)
+        except W.Rejected as reason:
+            rejects.append([path.name, str(reason)])
+            continue
+        rows += W.write_words(segmented, OUT, audio["sample_rate"], seg["pad_s"])
+    W.write_table(rows, W.WORD_COLUMNS, OUT / "manifest.csv")
+    W.write_table(rejects, W.REJECT_COLUMNS, OUT / "rejects.csv")
+    truth = pd.read_csv(RECORDINGS / "boundaries.csv")
+    metrics = segmentation_metrics(found, truth, recordings=len(recordings), rejected=len(rejects))
+    METRICS.parent.mkdir(exist_ok=True)
+    METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
+    print(f"{len(rows)} words from {len(recordings)} recordings; {len(rejects)} rejected, see {OUT}/rejects.csv")
+
+
+if __name__ == "__main__":
+    main()

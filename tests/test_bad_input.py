@@ -1,0 +1,116 @@
+"""The segment stage on a folder of good, odd and broken recordings: every file is either cut
+into words or listed in the rejects report with its reason, and no input is changed."""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+
+from conftest import make_workspace, run_stage
+from speech_mnist.audio import resample
+from speech_mnist.corpus import assemble, room_tone, trim_silence
+from speech_mnist.espeak import Espeak
+
+ANIMALS = ["cat", "dog", "fox", "bird"]
+
+
+def spoken(words: list[str], seed: int = 0) -> tuple[np.ndarray, int]:
+    """A continuous recording of `words` by eSpeak at 22050 Hz, with pauses and room tone."""
+    engine = Espeak()
+    rng = np.random.default_rng(seed)
+    clips = [trim_silence(engine.say(w, "en-us+m3", 150, 50)).astype(np.float32) / 32768 for w in words]
+    samples, _ = assemble(clips, engine.sample_rate, rng, room_tone(engine.sample_rate * 3, engine.sample_rate, rng),
+                          (0.4, 0.8), (30, 35), 3)
+    return samples, engine.sample_rate
+
+
+GOOD = {  # name -> how to write it
+    "animals_wav_0.wav": dict(subtype="PCM_16"),
+    "animals_stereo_0.wav": dict(stereo=True, subtype="PCM_16"),
+    "animals_cd_0.wav": dict(rate=44100, subtype="PCM_16"),
+    "animals_dat_0.wav": dict(rate=48000, subtype="PCM_24"),
+    "animals_flac_0.flac": dict(format="FLAC", subtype="PCM_16"),
+    "animals_ogg_0.ogg": dict(format="OGG", subtype="VORBIS"),
+    "animals_mp3_0.mp3": dict(format="MP3", subtype="MPEG_LAYER_III"),
+}
+
+BAD = {  # name -> the words its rejects reason must contain
+    "animals_corrupt_0.wav": "not readable as audio",
+    "animals_empty_0.wav": "empty file",
+    "animals_text_0.wav": "not readable as audio",
+    "animals_silent_0.wav": "no speech",
+    "animals_short_0.wav": "found 3 words",
+    "animals_bad-name.wav": "name is not",
+    "planets_x_0.wav": "unknown vocab",
+    "notes_x_0.txt": "not an audio file name",
+}
+
+
+def write_inputs(raw):
+    samples, rate = spoken(ANIMALS)
+    for name, how in GOOD.items():
+        target = how.get("rate", rate)
+        audio = resample(samples, rate, target)
+        if how.get("stereo"):
+            audio = np.stack([audio, audio * 0.5], axis=1)
+        sf.write(raw / name, audio, target, format=how.get("format", "WAV"), subtype=how["subtype"])
+    good = (raw / "animals_wav_0.wav").read_bytes()
+    (raw / "animals_corrupt_0.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk" + good[60:1000])
+    (raw / "animals_empty_0.wav").write_bytes(b"")
+    (raw / "animals_text_0.wav").write_text("this is not audio\n" * 50)
+    sf.write(raw / "animals_silent_0.wav", np.zeros(rate * 3), rate)
+    short, _ = spoken(ANIMALS[:3], seed=1)
+    sf.write(raw / "animals_short_0.wav", short, rate)
+    sf.write(raw / "animals_bad-name.wav", samples, rate)
+    sf.write(raw / "planets_x_0.wav", samples, rate)
+    (raw / "notes_x_0.txt").write_text("not a recording")
+
+
+@pytest.fixture(scope="module")
+def segmented(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad_input")
+    raw = root / "raw"
+    raw.mkdir()
+    write_inputs(raw)
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in raw.iterdir()}
+    ws = make_workspace(root / "ws", ["corpus=folder", f"corpus.path={raw}"])
+    run_stage(ws, "synthesize")
+    segment = run_stage(ws, "segment")
+    after = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in raw.iterdir()}
+    return {
+        "ws": ws, "before": before, "after": after, "log": segment.stdout,
+        "manifest": pd.read_csv(ws / "data/words/manifest.csv"),
+        "rejects": pd.read_csv(ws / "data/words/rejects.csv").set_index("recording")["reason"],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(GOOD))
+def test_odd_but_valid_audio_is_cut_into_its_words(segmented, name):
+    words = segmented["manifest"][segmented["manifest"]["recording"] == name]
+    assert list(words["word"]) == ANIMALS
+    for path in words["path"]:
+        info = sf.info(segmented["ws"] / "data/words" / path)
+        assert info.samplerate == 8000 and info.channels == 1
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_input_is_rejected_with_its_reason(segmented, name):
+    assert name in segmented["rejects"].index, f"{name} neither segmented nor rejected"
+    assert BAD[name] in segmented["rejects"][name]
+    assert name not in set(segmented["manifest"]["recording"])
+
+
+def test_every_input_is_accounted_for_and_unchanged(segmented):
+    assert segmented["before"] == segmented["after"]
+    accounted = set(segmented["manifest"]["recording"]) | set(segmented["rejects"].index)
+    assert accounted == set(segmented["before"])
+
+
+def test_metrics_count_the_rejects(segmented):
+    import json
+
+    metrics = json.loads((segmented["ws"] / "metrics/segment.json").read_text())
+    assert metrics["recordings"] == len(GOOD) + len(BAD)
+    assert metrics["rejected"] == len(BAD)

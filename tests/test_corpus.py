@@ -1,0 +1,105 @@
+"""Building continuous recordings: eSpeak voices, isolated clips, a user's folder."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import soundfile as sf
+
+from conftest import compose, make_workspace, run_stage
+from speech_mnist.corpus import assemble, espeak_voices, find_clip_takes, parse_recording_name
+
+SYNTHETIC = compose()["corpus"]
+
+SAY_EVERY_VARIANT = """
+import hashlib, sys, yaml
+from speech_mnist.espeak import Espeak
+voices = yaml.safe_load(sys.stdin)
+engine, digest = Espeak(), hashlib.sha256()
+for variant in voices["variants"]:
+    for language in voices["languages"][:2]:
+        digest.update(engine.say("seven", f"{language}+{variant}", 150, 50).tobytes())
+print(digest.hexdigest())
+"""
+
+
+def test_configured_voices_say_the_same_bytes_in_two_fresh_processes():
+    import yaml
+
+    def say():
+        return subprocess.run([sys.executable, "-c", SAY_EVERY_VARIANT], input=yaml.safe_dump(SYNTHETIC["voices"]),
+                              capture_output=True, text=True, check=True).stdout
+
+    assert say() == say()
+
+
+def test_at_least_30_distinct_voices_by_default():
+    voices = espeak_voices(SYNTHETIC["voices"])
+    assert len(voices) >= 30
+    assert len({v["speaker"] for v in voices}) == len(voices)
+    assert all("_" not in v["speaker"] for v in voices)  # the name separator
+
+
+def test_assemble_puts_each_word_where_its_boundaries_say():
+    rng = np.random.default_rng(0)
+    words = [np.full(800, 0.5, np.float32), np.full(1600, -0.5, np.float32)]
+    recording, bounds = assemble(words, 8000, rng, np.zeros(100, np.float32), (0.3, 0.5), (30, 30), 0)
+    for word, (start, end) in zip(words, bounds):
+        assert round((end - start) * 8000) == len(word)
+        inside = recording[round(start * 8000):round(end * 8000)]
+        assert np.allclose(np.abs(inside), np.abs(inside[0])) and abs(inside[0]) > 0.1
+    assert np.all(recording[:round(bounds[0][0] * 8000)] == 0)
+
+
+def test_clip_templates_group_complete_takes(tmp_path):
+    for speaker in ("ann", "bob"):
+        for take in range(3):
+            for index in range(3):
+                if speaker == "bob" and take == 2 and index == 1:
+                    continue  # an incomplete take is left out
+                sf.write(tmp_path / f"{index}_{speaker}_{take}.wav", np.zeros(80), 8000)
+    takes = find_clip_takes(tmp_path, {"clips": "{index}_{speaker}_{take}.wav", "words": ["a", "b", "c"]})
+    assert sorted(takes) == [("ann", 0), ("ann", 1), ("ann", 2), ("bob", 0), ("bob", 1)]
+    assert [p.name for p in takes[("bob", 1)]] == ["0_bob_1.wav", "1_bob_1.wav", "2_bob_1.wav"]
+
+
+def test_word_folders_rank_their_files_into_takes(tmp_path):
+    for word, count in (("left", 3), ("right", 2)):
+        (tmp_path / word).mkdir()
+        for i in range(count):
+            sf.write(tmp_path / word / f"clip{i}.wav", np.zeros(80), 8000)
+    spec = {"clips": "{word}/{file}.wav", "words": ["left", "right"], "speaker": "felix"}
+    takes = find_clip_takes(tmp_path, spec)
+    assert sorted(takes) == [("felix", 0), ("felix", 1)]
+
+
+def test_real_corpora_give_every_take_of_every_speaker(shared_corpora):
+    fsdd = compose(["corpus=fsdd"])["corpus"]["vocabs"]
+    assert len(find_clip_takes(shared_corpora, fsdd["num"])) == 5 * 50
+    assert len(find_clip_takes(shared_corpora, fsdd["commands"])) >= 111
+
+
+def test_recording_names_parse_or_say_why():
+    assert parse_recording_name("num_alice_3.wav").take == 3
+    for bad in ("num_alice.wav", "num_al_ice_3.wav", "num_alice_x.wav"):
+        try:
+            parse_recording_name(bad)
+        except ValueError as error:
+            assert "<vocab>_<speaker>_<take>" in str(error)
+        else:
+            raise AssertionError(f"{bad} parsed")
+
+
+def test_clips_stage_builds_recordings_with_true_boundaries(tmp_path, shared_corpora):
+    ws = make_workspace(tmp_path / "ws", ["corpus=fsdd", f"corpus.root={shared_corpora}",
+                                          "corpus.vocabs.num.clips='fsdd/recordings/{index}_{speaker}_1.wav'"])
+    (ws / "conf").rename(ws / "conf-unused")  # the stage must read params.yaml only
+    run_stage(ws, "synthesize")
+    boundaries = pd.read_csv(ws / "data/recordings/boundaries.csv")
+    num = boundaries[boundaries["vocab"] == "num"]
+    assert num["recording"].nunique() == 5  # take 1 of each speaker
+    for _, words in num.groupby("recording"):
+        assert list(words["word"]) == compose()["corpus"]["vocabs"]["num"]["words"]
+        gaps = words["start"].to_numpy()[1:] - words["end"].to_numpy()[:-1]
+        assert np.all((gaps >= 0.299) & (gaps <= 1.001))

@@ -1,0 +1,67 @@
+"""Segmentation on signals whose word positions are known exactly."""
+
+import numpy as np
+import pytest
+
+from conftest import compose
+from speech_mnist.corpus import assemble, room_tone
+from speech_mnist.segment import find_words, match_words, score
+
+RATE = 8000
+PARAMS = compose()["segment"]
+
+
+def vowel(seconds: float, pitch: float, rng) -> np.ndarray:
+    """A voiced, word-like burst: harmonics under a smooth envelope."""
+    t = np.arange(int(seconds * RATE)) / RATE
+    tone = sum(np.sin(2 * np.pi * pitch * k * t) / k for k in range(1, 6))
+    return (tone * np.hanning(len(t)) * 0.3 + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def recording(n_words: int, seed: int, level_db=6.0, snr=(25, 35)):
+    rng = np.random.default_rng(seed)
+    words = [vowel(rng.uniform(0.25, 0.6), rng.uniform(100, 250), rng) for _ in range(n_words)]
+    noise = room_tone(RATE * 5, RATE, rng)
+    return assemble(words, RATE, rng, noise, (0.3, 1.0), snr, level_db)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_finds_each_word_near_its_true_position(seed):
+    samples, truth = recording(10, seed)
+    found = find_words(samples, RATE, PARAMS, expected=10)
+    assert len(found) == 10
+    for (start, end), (true_start, true_end) in zip(found, truth):
+        assert abs(start - true_start) < 0.1 and abs(end - true_end) < 0.1
+
+
+def test_without_the_expected_count_words_still_separate():
+    samples, truth = recording(6, seed=11, level_db=3)
+    assert len(find_words(samples, RATE, PARAMS)) == 6
+
+
+def test_quiet_word_among_loud_ones_is_found():
+    samples, truth = recording(5, seed=3, level_db=0)
+    start, end = (int(t * RATE) for t in truth[2])
+    samples[start:end] *= 10 ** (-15 / 20)  # 15 dB quieter than its neighbours
+    assert len(find_words(samples, RATE, PARAMS, expected=5)) == 5
+
+
+@pytest.mark.parametrize("samples", [np.zeros(RATE * 3, np.float32), np.zeros(0, np.float32)])
+def test_silence_has_no_words(samples):
+    assert find_words(samples, RATE, PARAMS) == []
+
+
+def test_steady_noise_has_no_words():
+    noise = room_tone(RATE * 3, RATE, np.random.default_rng(0)) * 0.1
+    assert find_words(noise, RATE, PARAMS) == []
+
+
+def test_score_counts_matches_misses_and_boundary_error():
+    truth = [(0.0, 1.0), (2.0, 3.0), (4.0, 5.0)]
+    found = [(0.01, 1.02), (2.0, 3.0)]  # the third word missed
+    assert match_words(found, truth) == [(0, 0), (1, 1)]
+    metrics = score([(found, truth), (truth, truth)])
+    assert metrics["right_count_rate"] == 0.5
+    assert metrics["word_recall"] == round(5 / 6, 4)
+    assert metrics["word_precision"] == 1.0
+    assert 0 < metrics["boundary_error_ms_p95"] <= 20

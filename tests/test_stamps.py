@@ -1,0 +1,69 @@
+"""Stamps, splits and the npz format."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import compose
+from speech_mnist.stamps import assign_split, load_npz, make_stamp, save_npz
+
+RATE = 8000
+
+
+@pytest.mark.parametrize("feature", ["fbank", "mel", "mfcc"])
+@pytest.mark.parametrize("seconds", [0.05, 0.4, 2.0])
+def test_every_word_gives_a_stamp_of_the_configured_size(feature, seconds):
+    stamp = compose([f"stamp={feature}", "stamp.bands=20", "stamp.frames=40"])["stamp"]
+    rng = np.random.default_rng(0)
+    word = rng.standard_normal(int(seconds * RATE)).astype(np.float32)
+    result = make_stamp(word, RATE, stamp)
+    assert result.shape == (20, 40) and result.dtype == np.float32
+    assert abs(result.mean()) < 1e-4 and abs(result.std() - 1) < 1e-3
+
+
+def test_stamp_does_not_depend_on_level():
+    stamp = compose()["stamp"]
+    rng = np.random.default_rng(1)
+    word = (np.sin(np.linspace(0, 400, 3000)) + 0.3 * rng.standard_normal(3000)).astype(np.float32)
+    assert np.allclose(make_stamp(word, RATE, stamp), make_stamp(word * 0.1, RATE, stamp), atol=1e-2)
+
+
+def test_npz_is_byte_identical_and_loads_without_pickle(tmp_path):
+    arrays = {"x": np.arange(12, dtype=np.float32).reshape(3, 4), "word": np.array(["cat", "dog", "fox"])}
+    save_npz(tmp_path / "a.npz", **arrays)
+    save_npz(tmp_path / "b.npz", **arrays)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    loaded = load_npz(tmp_path / "a.npz")
+    assert np.array_equal(loaded["x"], arrays["x"]) and list(loaded["word"]) == ["cat", "dog", "fox"]
+
+
+def test_npz_refuses_object_arrays(tmp_path):
+    with pytest.raises(TypeError):
+        save_npz(tmp_path / "a.npz", x=np.array([{"a": 1}], dtype=object))
+
+
+def words_table():
+    return pd.DataFrame({"speaker": [s for s in "abcdefgh" for _ in range(6)],
+                         "take": [t for _ in range(8) for t in range(6)]})
+
+
+def test_split_by_speaker_holds_whole_speakers_out_deterministically():
+    words = words_table()
+    split = {"by": "speaker", "test": None, "test_fraction": 0.25}
+    first, second = assign_split(words, split), assign_split(words, split)
+    assert first.equals(second)
+    test_speakers = set(words.speaker[first == "test"])
+    assert len(test_speakers) == 2 and not test_speakers & set(words.speaker[first == "train"])
+
+
+def test_split_by_listed_takes():
+    words = words_table()
+    split = assign_split(words, {"by": "take", "test": [0, 1], "test_fraction": None})
+    assert set(words["take"][split == "test"]) == {0, 1}
+    assert set(words["take"][split == "train"]) == {2, 3, 4, 5}
+
+
+def test_split_that_leaves_nothing_to_train_on_is_an_error():
+    words = pd.DataFrame({"speaker": ["a", "a"], "take": [0, 1]})
+    with pytest.raises(ValueError, match="nothing would be left"):
+        assign_split(words, {"by": "speaker", "test": None, "test_fraction": 0.5})
