@@ -84,6 +84,18 @@ def _fit_noise(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.n
     return np.tile(noise, reps)[offset:offset + length].astype(np.float32)
 
 
+def trim_clip(samples: np.ndarray, top_db: float) -> np.ndarray:
+    """A clip without its lead-in and tail: frames more than `top_db` below its loudest.
+
+    Clips recorded with a second of room noise around the word would otherwise make that noise
+    part of the "true" word, and of its stamp.
+    """
+    import librosa
+
+    trimmed, _ = librosa.effects.trim(samples, top_db=top_db, frame_length=256, hop_length=64)
+    return trimmed
+
+
 def trim_silence(samples: np.ndarray, threshold: float = 0.02) -> np.ndarray:
     """Cut the leading and trailing near-silence that eSpeak puts around a word."""
     loud = np.flatnonzero(np.abs(samples) > threshold * np.max(np.abs(samples)))
@@ -151,9 +163,9 @@ def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame
     for vocab, spec in corpus["vocabs"].items():
         takes = find_clip_takes(resolve_path(corpus["root"]), spec)
         rate = spec["sample_rate"]
-        noises = load_noise(resolve_path(corpus["root"]) / corpus["noise"], rate)
+        noises = load_noise(resolve_path(corpus["noise"]), rate)
         for (speaker, take), paths in sorted(takes.items()):
-            words = [read_audio(p, rate) for p in paths]
+            words = [trim_clip(read_audio(p, rate), spec["trim_db"]) for p in paths]
             noise = noises[int(rng.integers(len(noises)))]  # one room per recording
             name = RecordingName(vocab, speaker, take)
             rows += _write_assembled(name, spec["words"], words, rate, rng, noise, corpus, out_dir)
@@ -185,12 +197,22 @@ def _int16_to_float(samples: np.ndarray) -> np.ndarray:
 
 
 def load_noise(folder: Path, rate: int) -> list[np.ndarray]:
-    """The background clips of a folder, at `rate` (silent ones left out)."""
+    """The background clips of a folder, at `rate`, without the digital silence padding their ends.
+
+    Left in, a stretch of exact zeros would be quieter than any room, and the noise before it
+    would stand out like a word.
+    """
     paths = sorted(p for p in folder.iterdir() if is_audio_name(p)) if folder.is_dir() else []
-    clips = [clip for clip in (read_audio(p, rate) for p in paths) if np.any(clip)]
+    clips = [_strip_zeros(read_audio(p, rate)) for p in paths]
+    clips = [clip for clip in clips if clip.size]
     if not clips:
         raise FileNotFoundError(f"no noise clips in {folder}")
     return clips
+
+
+def _strip_zeros(samples: np.ndarray) -> np.ndarray:
+    nonzero = np.flatnonzero(samples)
+    return samples[nonzero[0]:nonzero[-1] + 1] if nonzero.size else samples[:0]
 
 
 def find_clip_takes(root: Path, spec: dict) -> dict[tuple[str, int], list[Path]]:

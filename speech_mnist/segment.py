@@ -57,7 +57,8 @@ def find_words(samples: np.ndarray, sample_rate: int, params: dict, expected: in
     if level is None:
         return []
     spans = _spans_above(energy, floor + level, hop_s, params)
-    spans = _widen(spans, energy, floor + params["min_db"], hop_s)
+    spans = _widen(spans, energy, floor + min(level, params["edge_db"]), hop_s)
+    spans = [_tighten(span, energy, hop_s, params["word_range_db"]) for span in spans]
     return [(round(a, 4), round(b, 4)) for a, b in spans]
 
 
@@ -69,7 +70,8 @@ def _spans_above(energy, threshold, hop_s, params) -> list[tuple[float, float]]:
     above = np.concatenate([[False], energy > threshold, [False]])
     edges = np.flatnonzero(np.diff(above.astype(np.int8)))
     runs = [(a * hop_s, b * hop_s) for a, b in zip(edges[::2], edges[1::2])]
-    return _bridge_gaps([(a, b) for a, b in runs if b - a >= params["min_burst_s"]], params["min_gap_s"])
+    spans = _bridge_gaps([(a, b) for a, b in runs if b - a >= params["min_burst_s"]], params["min_gap_s"])
+    return [(a, b) for a, b in spans if b - a >= params["min_word_s"]]
 
 
 def _steadiest_level(levels: np.ndarray, counts: np.ndarray, expected: int | None) -> float | None:
@@ -104,6 +106,13 @@ def _widen(spans, energy, edge_level, hop_s) -> list[tuple[float, float]]:
             b += 1
         widened.append((a, b))
     return [(a * hop_s, b * hop_s) for a, b in widened]
+
+
+def _tighten(span, energy, hop_s, range_db) -> tuple[float, float]:
+    """Trim a word's edges to the frames within `range_db` of its loudest frame."""
+    a, b = int(round(span[0] / hop_s)), int(round(span[1] / hop_s))
+    loud = np.flatnonzero(energy[a:b] >= energy[a:b].max() - range_db)
+    return ((a + loud[0]) * hop_s, (a + loud[-1] + 1) * hop_s) if loud.size else span
 
 
 def _bridge_gaps(spans: list[tuple[float, float]], min_gap: float) -> list[tuple[float, float]]:

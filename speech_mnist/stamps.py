@@ -1,14 +1,14 @@
 """Stamps: every word as a fixed-size log-spectrogram image, and the datasets made of them."""
 
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .files import save_npz
+
 # The provenance columns stored beside each stamp.
-PROVENANCE = ["word", "recording", "speaker", "take", "split"]
+PROVENANCE = ["word", "path", "recording", "speaker", "take", "split"]
 
 
 def features(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
@@ -60,27 +60,6 @@ def assign_split(words: pd.DataFrame, split: dict) -> pd.Series:
         held_out = [values[i] for i in sorted(rng.choice(len(values), count, replace=False))]
     held_out = {str(v) for v in held_out}
     return words[by].astype(str).map(lambda v: "test" if v in held_out else "train")
-
-
-def save_npz(path: Path, **arrays: np.ndarray) -> None:
-    """Like np.savez_compressed, but byte-identical for identical arrays (no zip timestamps)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(arrays):
-            array = np.asarray(arrays[name])
-            if array.dtype == object:
-                raise TypeError(f"{name}: object arrays need pickle; use a fixed-width string dtype")
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, array, allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, buffer.getvalue())
-
-
-def load_npz(path: Path) -> dict[str, np.ndarray]:
-    with np.load(path, allow_pickle=False) as data:
-        return {name: data[name] for name in data.files}
 
 
 def save_dataset(path: Path, stamps: np.ndarray, words: pd.DataFrame, vocab_words: list[str]) -> None:

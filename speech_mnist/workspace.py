@@ -27,6 +27,7 @@ def make_workspace(root: Path, overrides=(), dvc: bool = False) -> Path:
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
     (root / "data" / "raw").mkdir(parents=True)
+    shutil.copy(REPO / "data" / "raw" / "README.md", root / "data" / "raw" / "README.md")  # keeps it in git
     (root / "params.yaml").write_text(compose_yaml(list(overrides), root / "conf"))
     if dvc:
         subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=root, env=venv_env(), check=True)

@@ -27,7 +27,7 @@ def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     recordings = W.list_recordings(RECORDINGS)
     found, rows, rejects = {}, [], []
-    for path in tqdm(recordings, desc="segment", unit="recording"):
+    for path in tqdm(recordings, desc="segment", unit="recording", disable=None):
         try:
             segmented = W.split_recording(path, vocabs, audio, seg)
             found[path.name] = segmented.spans

@@ -32,7 +32,7 @@ def main() -> None:
             continue
         words["split"] = assign_split(words, spec["split"])
         stamps = np.stack([make_stamp(read_audio(WORDS / p, rate), rate, stamp)
-                           for p in tqdm(words["path"], desc=f"stamps {vocab}", unit="word")])
+                           for p in tqdm(words["path"], desc=f"stamps {vocab}", unit="word", disable=None)])
         save_dataset(OUT / f"{vocab}.npz", stamps, words, spec["words"])
         counts = words["split"].value_counts()
         print(f"{vocab}: {len(words)} stamps {stamps.shape[1:]}, train {counts.get('train', 0)}, test {counts.get('test', 0)}")

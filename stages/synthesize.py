@@ -21,7 +21,7 @@ def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True)
     kind = params["kind"]
-    with tqdm(desc=f"synthesize ({kind})", unit="recording") as progress:
+    with tqdm(desc=f"synthesize ({kind})", unit="recording", disable=None) as progress:
         if kind == "espeak":
             boundaries = corpus.synthesize_espeak(params, OUT, progress)
         elif kind == "clips":

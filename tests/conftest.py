@@ -13,11 +13,15 @@ from speech_mnist.workspace import make_workspace, venv_env
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = (REPO / ".." / "shared" / "corpora").resolve()
 
-# A corpus small enough to run every stage in seconds: 4 voices, 1-2 takes.
+# Small enough to run every stage in seconds: 4 voices, 1-2 takes, 2 epochs.
 TINY = [
     "corpus.voices.count=4",
     "corpus.vocabs.num.takes=1",
     "corpus.vocabs.animals.takes=2",
+    "train.epochs=2",
+    "transfer.curve_repeats=2",
+    "transfer.curve_shots=[1,2]",
+    "transfer.shots=2",
 ]
 
 

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from conftest import compose
-from speech_mnist.stamps import assign_split, load_npz, make_stamp, save_npz
+from speech_mnist.files import load_npz, save_npz
+from speech_mnist.stamps import assign_split, make_stamp
 
 RATE = 8000
 

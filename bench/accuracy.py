@@ -1,0 +1,72 @@
+"""Benchmark: accuracy of the whole pipeline on real speech, and on the synthetic default.
+
+    python bench/accuracy.py [--corpora ../shared/corpora] [--only takes,loso,synthetic] [-S key=value ...]
+
+Each figure is a real `dvc repro` of this pipeline in a throw-away DVC repository:
+- takes: FSDD digits, train on takes 5-49 of the 5 speakers, test on takes 0-4; and transfer to
+  front/back/left/right/stop from 5 examples per word (commands corpus, held-out takes);
+- loso: FSDD leave-one-speaker-out, train on 4 speakers and test on the 5th, every fold;
+- synthetic: the default corpus, digits on held-out voices and animals at 5 shots.
+-S passes extra Hydra overrides (e.g. -S model=seed -S train.epochs=20) to every run.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from speech_mnist.config import compose_yaml
+from speech_mnist.workspace import REPO, make_workspace, venv_env
+
+SPEAKERS = ["george", "jackson", "nicolas", "theo", "yweweler"]
+
+
+def repro(ws: Path, overrides: list[str]) -> dict:
+    """Compose params.yaml with `overrides`, `dvc repro`, and return the evaluate metrics."""
+    (ws / "params.yaml").write_text(compose_yaml(overrides, ws / "conf"))
+    started = time.time()
+    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=ws, env=venv_env(), capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"dvc repro failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    metrics = json.loads((ws / "metrics/evaluate.json").read_text())
+    metrics["seconds"] = round(time.time() - started)
+    return metrics
+
+
+def line(name: str, metrics: dict) -> str:
+    return (f"{name:<34} CNN {metrics['cnn']['accuracy']:7.2%} ({metrics['cnn']['test_words']} words)   "
+            f"SVM 5-shot {metrics['svm']['accuracy']:7.2%} ({metrics['svm']['test_words']} words)   "
+            f"[{metrics['seconds']} s]")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpora", type=Path, default=REPO.parent / "shared" / "corpora")
+    parser.add_argument("--only", default="takes,loso,synthetic", help="comma-separated: takes, loso, synthetic")
+    parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra Hydra override")
+    args = parser.parse_args()
+    parts = args.only.split(",")
+    real = ["corpus=fsdd", f"corpus.root={args.corpora.resolve()}", *args.overrides]
+    with tempfile.TemporaryDirectory() as tmp:
+        if "takes" in parts or "loso" in parts:
+            ws = make_workspace(Path(tmp) / "fsdd", real, dvc=True)
+        if "takes" in parts:
+            print(line("FSDD takes 0-4 held out", repro(ws, real)), flush=True)
+        if "loso" in parts:
+            folds = []
+            for speaker in SPEAKERS:
+                fold = [*real, "corpus.vocabs.num.split.by=speaker", f"corpus.vocabs.num.split.test=[{speaker}]"]
+                folds.append(repro(ws, fold))
+                print(line(f"FSDD leave out {speaker}", folds[-1]), flush=True)
+            mean = sum(f["cnn"]["accuracy"] for f in folds) / len(folds)
+            print(f"{'FSDD leave-one-speaker-out, mean':<34} CNN {mean:7.2%}")
+        if "synthetic" in parts:
+            ws = make_workspace(Path(tmp) / "synthetic", args.overrides, dvc=True)
+            print(line("synthetic, held-out voices", repro(ws, args.overrides)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

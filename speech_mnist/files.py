@@ -1,0 +1,58 @@
+"""Byte-reproducible files: the same content always gives the same bytes, so DVC sees no change.
+
+No pickle anywhere: arrays go to npz (loaded with allow_pickle=False), models to .keras and skops.
+"""
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+
+def write_zip(path: Path, entries: dict[str, bytes]) -> None:
+    """A zip archive with sorted entries and a fixed date (zip stamps the time by default)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, entries[name])
+
+
+def read_zip(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(Path(path).read_bytes())) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def renumber_object_ids(text: str, keys: tuple[str, ...]) -> tuple[str, dict[str, str]]:
+    """Replace the memory addresses (Python id()s) that Keras and skops write as object ids, under
+    the given JSON keys, with 1, 2, ... in order of appearance. Returns the text and the mapping."""
+    mapping: dict[str, str] = {}
+    pattern = re.compile(r'("(?:%s)": "?)(\d+)' % "|".join(map(re.escape, keys)))
+
+    def renumber(match: re.Match) -> str:
+        return match.group(1) + mapping.setdefault(match.group(2), str(len(mapping) + 1))
+
+    return pattern.sub(renumber, text), mapping
+
+
+def save_npz(path: Path, /, **arrays: np.ndarray) -> None:
+    """Like np.savez_compressed, but byte-identical for identical arrays."""
+    entries = {}
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        if array.dtype == object:
+            raise TypeError(f"{name}: object arrays need pickle; use a fixed-width string dtype")
+        buffer = io.BytesIO()
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+        entries[f"{name}.npy"] = buffer.getvalue()
+    write_zip(path, entries)
+
+
+def load_npz(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path, allow_pickle=False) as data:
+        return {name: data[name] for name in data.files}

@@ -1,0 +1,87 @@
+"""Keras models over stamps, built from conf/model/, and saving them byte-reproducibly."""
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .files import read_zip, renumber_object_ids, write_zip
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stage logs readable
+
+LOGITS = "logits"        # the layer whose outputs the transfer SVM reads, as the seed did
+EMBEDDING = "embedding"  # the penultimate layer, the other feature choice
+
+
+def build(model: dict, input_shape: tuple[int, int], classes: int):
+    """A compiled-ready Keras model: stamp (bands, frames) -> class probabilities."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(*input_shape, 1), name="stamp")
+    x = inputs
+    if model["kind"] == "cnn_lstm":
+        x = layers.Permute((2, 1, 3))(x)  # (frames, bands, 1): time first, for the LSTM
+    for filters in model["blocks"]:
+        for f in filters:
+            x = layers.Conv2D(f, model["kernel"], padding="same", use_bias=not model["batch_norm"])(x)
+            if model["batch_norm"]:
+                x = layers.BatchNormalization()(x)
+            x = layers.Activation("relu")(x)
+        x = layers.MaxPooling2D(2)(x)
+    if model["kind"] == "cnn_lstm":
+        x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]))(x)
+        x = layers.LSTM(model["lstm"])(x)
+    elif model["kind"] == "cnn":
+        x = layers.GlobalAveragePooling2D()(x) if model["global_pool"] else layers.Flatten()(x)
+    else:
+        raise ValueError(f"unknown model.kind {model['kind']!r}: use cnn or cnn_lstm")
+    x = layers.Dense(model["dense"], activation="relu", name=EMBEDDING)(x)
+    x = layers.Dropout(model["dropout"])(x)
+    logits = layers.Dense(classes, name=LOGITS)(x)
+    outputs = layers.Activation("softmax", name="probabilities")(logits)
+    return keras.Model(inputs, outputs, name=model["kind"])
+
+
+def feature_model(model, features: str):
+    """The same network cut at its logits or its embedding layer."""
+    import keras
+
+    if features not in (LOGITS, EMBEDDING):
+        raise ValueError(f"transfer.features must be {LOGITS} or {EMBEDDING}, not {features!r}")
+    return keras.Model(model.inputs, model.get_layer(features).output)
+
+
+def seed_everything(seed: int) -> None:
+    """Same seed, same data: bit-identical weights, on CPU, across processes."""
+    import keras
+    import tensorflow as tf
+
+    keras.backend.clear_session()  # also restarts layer names (conv2d, conv2d_1, ...)
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def save_keras(model, path: Path) -> None:
+    """A .keras file that is byte-identical whenever the weights are.
+
+    Keras stamps the save time into metadata.json and the zip entries, and numbers shared
+    objects in config.json by their memory address; the time is removed, the numbers renumbered.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "model.keras"
+        model.save(raw)
+        entries = read_zip(raw)
+    metadata = json.loads(entries["metadata.json"])
+    metadata.pop("date_saved", None)
+    entries["metadata.json"] = json.dumps(metadata, sort_keys=True).encode()
+    config, _ = renumber_object_ids(entries["config.json"].decode(), ("shared_object_id",))
+    entries["config.json"] = config.encode()
+    write_zip(path, entries)
+
+
+
+def load_keras(path: Path):
+    import keras
+
+    return keras.models.load_model(path, compile=False)

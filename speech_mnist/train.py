@@ -1,0 +1,86 @@
+"""Training the digit CNN on stamps, with optional augmentation."""
+
+from pathlib import Path
+
+import numpy as np
+
+from .audio import read_audio
+from .config import resolve_path
+from .corpus import load_noise, room_tone
+from .files import load_npz
+from .stamps import make_stamp
+
+
+def load_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Stamps (n, bands, frames, 1), labels and provenance of one split of a vocab's dataset."""
+    data = load_npz(path)
+    keep = data["split"] == split
+    info = {k: v[keep] for k, v in data.items() if k not in ("x", "y", "vocab")}
+    info["vocab"] = [str(w) for w in data["vocab"]]
+    return data["x"][keep][..., None], data["y"][keep], info
+
+
+# --- augmentation ---------------------------------------------------------------------------
+
+
+def noise_clips(corpus: dict, rate: int, seed: int) -> list[np.ndarray]:
+    """Room noise for augmentation: the corpus's noise folder, or else synthetic room tone."""
+    if corpus.get("noise"):
+        return load_noise(resolve_path(corpus["noise"]), rate)
+    return [room_tone(rate * 5, rate, np.random.default_rng(seed))]
+
+
+def mix_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """`samples` with a random stretch of `noise` at the given signal-to-noise ratio."""
+    offset = int(rng.integers(0, len(noise)))
+    stretch = np.resize(np.roll(noise, -offset), len(samples))
+    scale = np.sqrt(np.mean(samples**2) / (np.mean(stretch**2) + 1e-12) / 10 ** (snr_db / 10))
+    return (samples + scale * stretch).astype(np.float32)
+
+
+def shift_and_mask(stamp: np.ndarray, augment: dict, rng: np.random.Generator) -> np.ndarray:
+    """Random time shift, then SpecAugment-style time and frequency masks (to the mean, 0)."""
+    out = stamp.copy()
+    shift = int(rng.integers(-augment["shift_frames"], augment["shift_frames"] + 1))
+    out = np.roll(out, shift, axis=1)
+    for _ in range(augment["time_masks"]):
+        width = int(rng.integers(0, augment["time_mask_frames"] + 1))
+        start = int(rng.integers(0, out.shape[1] - width + 1))
+        out[:, start:start + width] = 0.0
+    for _ in range(augment["freq_masks"]):
+        height = int(rng.integers(0, augment["freq_mask_bands"] + 1))
+        start = int(rng.integers(0, out.shape[0] - height + 1))
+        out[start:start + height, :] = 0.0
+    return out
+
+
+def augmented_copies(word_paths: list[Path], labels: np.ndarray, params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """`train.augment.copies` noisy, shifted, masked stamps of every training word."""
+    augment, rate, stamp = params["train"]["augment"], params["audio"]["sample_rate"], params["stamp"]
+    rng = np.random.default_rng(params["train"]["seed"])
+    noises = noise_clips(params["corpus"], rate, params["train"]["seed"])
+    stamps, copy_labels = [], []
+    for path, label in zip(word_paths, labels):
+        samples = read_audio(path, rate)
+        for _ in range(augment["copies"]):
+            noisy = mix_noise(samples, noises[int(rng.integers(len(noises)))], rng.uniform(*augment["noise_snr_db"]), rng)
+            stamps.append(shift_and_mask(make_stamp(noisy, rate, stamp), augment, rng))
+            copy_labels.append(label)
+    return np.array(stamps, dtype=np.float32)[..., None], np.array(copy_labels)
+
+
+# --- fitting ---------------------------------------------------------------------------------
+
+
+def fit(model, x_train, y_train, x_test, y_test, train: dict, callbacks=()):
+    """Train from the given seed; the held-out split is only watched, never used to choose."""
+    import keras
+
+    steps = train["epochs"] * int(np.ceil(len(x_train) / train["batch_size"]))
+    # cosine decay to zero: the last epochs settle, so the saved model is not a lucky or unlucky step
+    rate = keras.optimizers.schedules.CosineDecay(train["learning_rate"], steps) if train["cosine_decay"] \
+        else train["learning_rate"]
+    model.compile(optimizer=keras.optimizers.Adam(rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=train["epochs"],
+                     batch_size=train["batch_size"], shuffle=True, verbose=2, callbacks=list(callbacks))

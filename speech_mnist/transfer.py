@@ -1,0 +1,78 @@
+"""Transfer: a new vocab learned from k examples per word, through the digit CNN's outputs."""
+
+from pathlib import Path
+
+import numpy as np
+
+from .files import read_zip, renumber_object_ids, write_zip
+
+
+def featurise(extractor, stamps: np.ndarray) -> np.ndarray:
+    """The CNN's logits (or embedding) for each stamp: the SVM's inputs.
+
+    `extractor` is models.feature_model(cnn, transfer.features).
+    """
+    return np.asarray(extractor.predict(stamps, batch_size=256, verbose=0), dtype=np.float64)
+
+
+def pick_shots(labels: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of `shots` random examples of every label (all of them where there are fewer)."""
+    picked = [rng.permutation(np.flatnonzero(labels == label))[:shots] for label in np.unique(labels)]
+    return np.sort(np.concatenate(picked))
+
+
+def make_svm(transfer: dict):
+    """LinearSVC as in the seed, or SVC with another kernel; optionally on standardised features."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC, LinearSVC
+
+    if transfer["svm"] == "linear":
+        svm = LinearSVC(C=transfer["C"], max_iter=20000, random_state=transfer["seed"])
+    elif transfer["svm"] in ("rbf", "poly", "sigmoid"):
+        svm = SVC(kernel=transfer["svm"], C=transfer["C"], random_state=transfer["seed"])
+    else:
+        raise ValueError(f"transfer.svm must be linear, rbf, poly or sigmoid, not {transfer['svm']!r}")
+    return make_pipeline(StandardScaler(), svm) if transfer["scale"] else make_pipeline(svm)
+
+
+def fit_shots(features: np.ndarray, labels: np.ndarray, transfer: dict, shots: int, seed: int):
+    """An SVM fitted on `shots` examples per word drawn with `seed`."""
+    chosen = pick_shots(labels, shots, np.random.default_rng(seed))
+    if len(np.unique(labels[chosen])) < 2:
+        raise ValueError("the transfer vocab needs training examples of at least two words")
+    return make_svm(transfer).fit(features[chosen], labels[chosen])
+
+
+def save_svm(svm, path: Path) -> None:
+    """skops, not pickle; the same SVM always gives the same bytes.
+
+    skops names objects and array files by memory address, and zip stamps the time: both are
+    replaced by fixed values.
+    """
+    import skops.io
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    skops.io.dump(svm, path)
+    entries = read_zip(path)
+    schema, ids = renumber_object_ids(entries.pop("schema.json").decode(), ("__id__", "file"))
+    renamed = {f"{ids.get(name.removesuffix('.npy'), name.removesuffix('.npy'))}.npy": data
+               for name, data in entries.items()}
+    write_zip(path, {**renamed, "schema.json": schema.encode()})
+
+
+def load_svm(path: Path):
+    import skops.io
+
+    trusted = skops.io.get_untrusted_types(file=path)
+    unexpected = [t for t in trusted if not t.startswith(("sklearn.", "numpy."))]
+    if unexpected:
+        raise ValueError(f"{path} holds types other than scikit-learn's and numpy's: {unexpected}")
+    return skops.io.load(path, trusted=trusted)
+
+
+def margins(svm, features: np.ndarray) -> np.ndarray:
+    """Decision values per class (n, classes): how far each word is on each class's side."""
+    values = svm.decision_function(features)
+    return np.stack([-values, values], axis=1) if values.ndim == 1 else values

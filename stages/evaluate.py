@@ -1,0 +1,77 @@
+"""Stage evaluate: both models on held-out words -> metrics/evaluate.json and plots/.
+
+- the digit CNN on the digit vocab's test split;
+- the transfer SVM on the transfer vocab's test split;
+- the transfer curve: SVM accuracy against k examples per word, averaged over draws.
+Confusion matrices as CSV (for `dvc plots`) and PNG; everything also logged to MLflow.
+"""
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from speech_mnist import evaluation as E
+from speech_mnist import models, tracking, transfer
+from speech_mnist.config import load_params
+from speech_mnist.train import load_split
+
+STAMPS, PLOTS = Path("data/stamps"), Path("plots")
+METRICS = Path("metrics/evaluate.json")
+
+
+def main() -> None:
+    params = load_params()
+    corpus, settings = params["corpus"], params["transfer"]
+    (PLOTS / "confusion").mkdir(parents=True, exist_ok=True)
+    cnn, svm = models.load_keras("models/cnn.keras"), transfer.load_svm("models/svm.skops")
+
+    x, digits_actual, digits = load_split(STAMPS / f"{corpus['digits']}.npz", "test")
+    digits_predicted = cnn.predict(x, verbose=0).argmax(axis=1)
+
+    x_train, y_train, _ = load_split(STAMPS / f"{corpus['transfer']}.npz", "train")
+    x_test, words_actual, words = load_split(STAMPS / f"{corpus['transfer']}.npz", "test")
+    extractor = models.feature_model(cnn, settings["features"])
+    train_features, test_features = transfer.featurise(extractor, x_train), transfer.featurise(extractor, x_test)
+    words_predicted = svm.predict(test_features)
+    curve = transfer_curve(train_features, y_train, test_features, words_actual, settings)
+
+    results = {"cnn": (digits_actual, digits_predicted, digits["vocab"]),
+               "svm": (words_actual, words_predicted, words["vocab"])}
+    metrics = {name: E.classification_metrics(*r) for name, r in results.items()}
+    metrics["transfer_curve"] = {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}
+    METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
+    curve.to_csv(PLOTS / "transfer_curve.csv", index=False, lineterminator="\n")
+    E.plot_curve(curve, f"transfer to {corpus['transfer']}", PLOTS / "transfer_curve.png")
+
+    with tracking.stage_run("evaluate", params):
+        for name, (actual, predicted, vocab) in results.items():
+            E.confusion_table(actual, predicted, vocab).to_csv(PLOTS / "confusion" / f"{name}.csv", index=False,
+                                                               lineterminator="\n")
+            matrix = E.confusion_matrix(actual, predicted, vocab)
+            title = f"{name.upper()} on held-out {corpus['digits' if name == 'cnn' else 'transfer']}: " \
+                    f"{metrics[name]['accuracy']:.1%}"
+            E.plot_confusion(matrix, title, PLOTS / "confusion" / f"{name}.png")
+            mlflow.log_artifact(PLOTS / "confusion" / f"{name}.png", "confusion")  # -> confusion/<name>.png
+            mlflow.log_table(matrix.reset_index(), tracking.CONFUSION_TABLE.format(model=name))
+            mlflow.log_metric(f"{name}_accuracy", metrics[name]["accuracy"])
+            mlflow.log_metrics({f"{name}_recall_{w}": r for w, r in metrics[name]["recall"].items()})
+        mlflow.log_metrics({f"svm_accuracy_{k}": a for k, a in metrics["transfer_curve"].items()})
+        mlflow.log_artifact(PLOTS / "transfer_curve.png")
+    print(f"CNN {metrics['cnn']['accuracy']:.1%} on {len(digits_actual)} held-out {corpus['digits']} words; "
+          f"SVM {metrics['svm']['accuracy']:.1%} on {len(words_actual)} held-out {corpus['transfer']} words")
+
+
+def transfer_curve(train_features, y_train, test_features, y_test, settings) -> pd.DataFrame:
+    rows = []
+    for shots in settings["curve_shots"]:
+        scores = [transfer.fit_shots(train_features, y_train, settings, shots, settings["seed"] + draw)
+                  .score(test_features, y_test) for draw in range(settings["curve_repeats"])]
+        rows.append({"shots": shots, "accuracy": float(np.mean(scores)), "accuracy_std": float(np.std(scores))})
+    return pd.DataFrame(rows).round(4)
+
+
+if __name__ == "__main__":
+    main()

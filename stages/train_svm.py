@@ -1,0 +1,39 @@
+"""Stage train_svm: the transfer vocab, learned from k examples per word -> models/svm.skops.
+
+Each stamp of the transfer vocab goes through the digit CNN; its logits (or embedding) are
+the features of a scikit-learn SVM fitted on `transfer.shots` training examples per word.
+"""
+
+import json
+from pathlib import Path
+
+import mlflow
+
+from speech_mnist import models, tracking, transfer
+from speech_mnist.config import load_params
+from speech_mnist.train import load_split
+
+STAMPS = Path("data/stamps")
+CNN = Path("models/cnn.keras")
+SVM = Path("models/svm.skops")
+METRICS = Path("metrics/train_svm.json")
+
+
+def main() -> None:
+    params = load_params()
+    settings, vocab = params["transfer"], params["corpus"]["transfer"]
+    x, y, info = load_split(STAMPS / f"{vocab}.npz", "train")
+    extractor = models.feature_model(models.load_keras(CNN), settings["features"])
+    features = transfer.featurise(extractor, x)
+    with tracking.stage_run("train_svm", params):
+        svm = transfer.fit_shots(features, y, settings, settings["shots"], settings["seed"])
+        train_accuracy = float(svm.score(features, y))  # on all training words, not just the k shots
+        mlflow.log_metric("train_accuracy", train_accuracy)
+    transfer.save_svm(svm, SVM)
+    METRICS.write_text(json.dumps({"shots": settings["shots"], "words": info["vocab"],
+                                   "train_accuracy": round(train_accuracy, 4)}, indent=2) + "\n")
+    print(f"{vocab}: SVM on {settings['shots']} shots per word, {train_accuracy:.1%} on all {len(y)} training words")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,31 @@
+"""The speech-mnist command line."""
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from conftest import REPO, compose
+
+
+@pytest.mark.parametrize("command", [[], ["params"], ["ui"]])
+def test_every_command_has_help(command):
+    result = subprocess.run([sys.executable, "-m", "speech_mnist", *command, "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "usage: speech-mnist" in result.stdout
+
+
+def test_params_composes_conf_with_overrides(tmp_path):
+    out = tmp_path / "params.yaml"
+    subprocess.run([sys.executable, "-m", "speech_mnist", "params", "stamp=mfcc", "train.epochs=3",
+                    "--conf", str(REPO / "conf"), "--output", str(out)], check=True, capture_output=True)
+    written = yaml.safe_load(out.read_text())
+    assert written == compose(["stamp=mfcc", "train.epochs=3"])
+    assert written["stamp"]["feature"] == "mfcc" and written["train"]["epochs"] == 3
+
+
+def test_params_rejects_an_unknown_option(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "speech_mnist", "params", "model=huge", "--conf", str(REPO / "conf"),
+                             "--output", str(tmp_path / "p.yaml")], capture_output=True, text=True)
+    assert result.returncode != 0 and "model/huge" in result.stderr
+    assert not (tmp_path / "p.yaml").exists()

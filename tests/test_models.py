@@ -1,0 +1,70 @@
+"""Models from config, their features for transfer, and byte-reproducible saving."""
+
+import numpy as np
+import pytest
+
+from conftest import compose
+from speech_mnist import models
+
+SHAPE = (32, 64)
+
+
+def stamps(n=40, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 4
+    x = rng.standard_normal((n, *SHAPE, 1)).astype(np.float32) + y[:, None, None, None]
+    return x, y
+
+
+@pytest.mark.parametrize("option", ["seed", "default", "cnn_lstm"])
+def test_every_model_option_maps_stamps_to_class_probabilities(option):
+    model = models.build(compose([f"model={option}"])["model"], SHAPE, 7)
+    probabilities = model.predict(stamps(3)[0], verbose=0)
+    assert probabilities.shape == (3, 7)
+    assert np.allclose(probabilities.sum(axis=1), 1, atol=1e-5)
+
+
+def test_seed_model_is_the_seed_notebooks_net():
+    model = models.build(compose(["model=seed"])["model"], SHAPE, 10)
+    convs = [l for l in model.layers if l.__class__.__name__ == "Conv2D"]
+    assert [(c.filters, c.kernel_size) for c in convs] == [(16, (5, 5)), (16, (5, 5))]
+    assert model.get_layer(models.EMBEDDING).units == 32
+
+
+@pytest.mark.parametrize("features, width", [("logits", 4), ("embedding", 64)])
+def test_feature_model_cuts_at_logits_or_embedding(features, width):
+    model = models.build(compose()["model"], SHAPE, 4)
+    assert models.feature_model(model, features).predict(stamps(2)[0], verbose=0).shape == (2, width)
+    with pytest.raises(ValueError):
+        models.feature_model(model, "pixels")
+
+
+def trained(params):
+    from speech_mnist.train import fit
+
+    models.seed_everything(3)
+    model = models.build(params["model"], SHAPE, 4)
+    x, y = stamps()
+    fit(model, x, y, x[:8], y[:8], dict(params["train"], epochs=2, batch_size=8))
+    return model
+
+
+def test_same_seed_same_bytes_and_the_file_loads_back(tmp_path):
+    params = compose()
+    first, second = trained(params), trained(params)
+    models.save_keras(first, tmp_path / "a.keras")
+    models.save_keras(second, tmp_path / "b.keras")
+    assert (tmp_path / "a.keras").read_bytes() == (tmp_path / "b.keras").read_bytes()
+    loaded = models.load_keras(tmp_path / "a.keras")
+    x = stamps(4, seed=9)[0]
+    assert np.allclose(loaded.predict(x, verbose=0), first.predict(x, verbose=0), atol=1e-6)
+
+
+def test_another_seed_gives_other_weights(tmp_path):
+    params = compose()
+    models.save_keras(trained(params), tmp_path / "a.keras")
+    params["train"]["seed"] = 1
+    models.seed_everything(1)
+    other = models.build(params["model"], SHAPE, 4)
+    models.save_keras(other, tmp_path / "b.keras")
+    assert (tmp_path / "a.keras").read_bytes() != (tmp_path / "b.keras").read_bytes()

@@ -1,0 +1,49 @@
+"""The transfer SVM: k-shot selection, fitting, saving without pickle."""
+
+import numpy as np
+import pytest
+
+from conftest import compose
+from speech_mnist import transfer
+
+SETTINGS = compose()["transfer"]
+
+
+def clusters(per_word=20, words=4, seed=0):
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(words), per_word)
+    centres = rng.normal(0, 5, (words, 10))
+    return centres[labels] + rng.normal(0, 1, (len(labels), 10)), labels
+
+
+def test_pick_shots_takes_k_of_every_word_reproducibly():
+    _, labels = clusters()
+    first = transfer.pick_shots(labels, 3, np.random.default_rng(1))
+    assert np.array_equal(first, transfer.pick_shots(labels, 3, np.random.default_rng(1)))
+    assert np.bincount(labels[first]).tolist() == [3, 3, 3, 3]
+    other = transfer.pick_shots(labels, 3, np.random.default_rng(2))
+    assert not np.array_equal(first, other)
+
+
+@pytest.mark.parametrize("kind", ["linear", "rbf"])
+def test_svm_separates_clear_clusters_from_five_shots(kind):
+    features, labels = clusters()
+    svm = transfer.fit_shots(features, labels, dict(SETTINGS, svm=kind), 5, seed=0)
+    test_features, test_labels = clusters(seed=0)
+    assert svm.score(test_features, test_labels) > 0.9
+    assert transfer.margins(svm, test_features).shape == (len(test_labels), 4)
+
+
+def test_unknown_svm_kind_is_an_error():
+    with pytest.raises(ValueError, match="transfer.svm"):
+        transfer.make_svm(dict(SETTINGS, svm="forest"))
+
+
+def test_saved_svm_is_byte_identical_and_predicts_the_same(tmp_path):
+    features, labels = clusters()
+    svm = transfer.fit_shots(features, labels, SETTINGS, 5, seed=0)
+    transfer.save_svm(svm, tmp_path / "a.skops")
+    transfer.save_svm(transfer.fit_shots(features, labels, SETTINGS, 5, seed=0), tmp_path / "b.skops")
+    assert (tmp_path / "a.skops").read_bytes() == (tmp_path / "b.skops").read_bytes()
+    loaded = transfer.load_svm(tmp_path / "a.skops")
+    assert np.array_equal(loaded.predict(features), svm.predict(features))
