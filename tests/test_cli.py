@@ -9,7 +9,7 @@ import yaml
 from conftest import REPO, compose
 
 
-@pytest.mark.parametrize("command", [[], ["params"], ["ui"]])
+@pytest.mark.parametrize("command", [[], ["params"], ["ui"], ["predict"], ["inspect"], ["listen"], ["record"]])
 def test_every_command_has_help(command):
     result = subprocess.run([sys.executable, "-m", "speech_mnist", *command, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "usage: speech-mnist" in result.stdout

@@ -2,10 +2,12 @@
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import soundfile as sf
 import yaml
 
 from conftest import TINY, make_dvc_workspace, run
@@ -83,6 +85,48 @@ def test_mlflow_holds_one_run_per_training_or_evaluation_stage(built):
     assert "cnn_recall_zero" in evaluate.data.metrics
     artifacts = {a.path for a in client.list_artifacts(evaluate.info.run_id, "confusion")}
     assert {"confusion/cnn.png", "confusion/svm.png", "confusion/cnn.json", "confusion/svm.json"} <= artifacts
+
+
+def predict(ws, *args, check=False):
+    return run([sys.executable, "-m", "speech_mnist", "predict", *args], cwd=ws, check=check)
+
+
+def test_predict_finds_and_names_the_words_of_a_new_recording(built, tmp_path):
+    from test_bad_input import spoken
+
+    samples, rate = spoken(["three", "one", "four"], seed=7)
+    sf.write(tmp_path / "new.ogg", np.stack([samples, samples], axis=1), rate, format="OGG", subtype="VORBIS")
+    sf.write(tmp_path / "silence.wav", np.zeros(rate * 2), rate)
+    result = predict(built, str(tmp_path / "new.ogg"), str(tmp_path / "silence.wav"), "--json", check=True)
+    report = {Path(r["file"]).name: r for r in json.loads(result.stdout)}
+    words = report["new.ogg"]["words"]
+    assert len(words) == 3 and all(0 < w["score"] <= 1 and w["start"] < w["end"] for w in words)
+    assert all(w["word"] in ("zero one two three four five six seven eight nine".split()) for w in words)
+    assert report["silence.wav"]["words"] == []
+    assert "no speech" in predict(built, str(tmp_path / "silence.wav")).stdout
+    animals = json.loads(predict(built, "--vocab", "animals", "--json", str(tmp_path / "new.ogg"), check=True).stdout)
+    assert {w["word"] for w in animals[0]["words"]} <= {"cat", "dog", "fox", "bird"}
+
+
+def test_predict_reports_a_broken_file_in_one_line_and_goes_on(built, tmp_path):
+    from test_bad_input import spoken
+
+    samples, rate = spoken(["five"], seed=3)
+    sf.write(tmp_path / "good.wav", samples, rate)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    result = predict(built, str(tmp_path / "broken.wav"), str(tmp_path / "good.wav"))
+    assert result.returncode == 1
+    reasons = [line for line in result.stderr.splitlines() if line.startswith(str(tmp_path / "broken.wav"))]
+    assert len(reasons) == 1 and "cannot read" in reasons[0]
+    assert "good.wav: 1 word(s)" in result.stdout
+
+
+def test_predict_without_models_names_the_command_to_run(tmp_path):
+    from speech_mnist.workspace import make_workspace
+
+    ws = make_workspace(tmp_path / "fresh", TINY)
+    result = predict(ws, str(tmp_path / "any.wav"))
+    assert result.returncode == 2 and "dvc repro" in result.stderr and "dvc pull" in result.stderr
 
 
 def test_second_repro_does_nothing(built):

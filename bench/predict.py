@@ -1,0 +1,70 @@
+"""Benchmark: `speech-mnist predict` end to end on real continuous speech the models never saw.
+
+    python bench/predict.py [--corpora ../shared/corpora] [--workspace DIR]
+
+Runs the pipeline on the FSDD-built corpus (train on takes 5-49), then recognises the held-out
+continuous recordings (takes 0-4 of every speaker, joined with pauses and room noise) exactly as
+`predict` does: its own segmentation, with no knowledge of how many words a recording says.
+A true word counts as right when the detected word that overlaps it most carries its label.
+"""
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from speech_mnist.config import compose_yaml, load_params
+from speech_mnist.recognise import Recogniser
+from speech_mnist.workspace import REPO, make_workspace, venv_env
+
+
+def overlap(a, b) -> float:
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def score_recording(found, truth: pd.DataFrame) -> tuple[int, int]:
+    """(right, total) for one recording's true words."""
+    right, used = 0, set()
+    for row in truth.itertuples():
+        best = max(range(len(found)), key=lambda i: overlap((found[i].start, found[i].end), (row.start, row.end)),
+                   default=None)
+        if best is None or best in used or overlap((found[best].start, found[best].end), (row.start, row.end)) == 0:
+            continue
+        used.add(best)
+        right += found[best].word == row.word
+    return right, len(truth)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpora", type=Path, default=REPO.parent / "shared" / "corpora")
+    parser.add_argument("--workspace", type=Path, help="reuse a workspace where this pipeline already ran on fsdd")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = args.workspace
+        if ws is None:
+            overrides = ["corpus=fsdd", f"corpus.root={args.corpora.resolve()}"]
+            ws = make_workspace(Path(tmp) / "fsdd", overrides, dvc=True)
+            (ws / "params.yaml").write_text(compose_yaml(overrides, ws / "conf"))
+            subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=ws, env=venv_env(), check=True,
+                           capture_output=True)
+        params = load_params(ws / "params.yaml")
+        held_out = [str(t) for t in params["corpus"]["vocabs"]["num"]["split"]["test"]]
+        truth = pd.read_csv(ws / "data/recordings/boundaries.csv")
+        truth = truth[(truth["vocab"] == "num") & truth["take"].astype(str).isin(held_out)]
+        recogniser = Recogniser(params, root=ws)
+        right = total = exact_count = 0
+        for recording, words in truth.groupby("recording"):
+            found = recogniser.recognise(ws / "data/recordings" / recording)
+            r, t = score_recording(found, words)
+            right, total, exact_count = right + r, total + t, exact_count + (len(found) == len(words))
+        recordings = truth["recording"].nunique()
+        print(f"predict on {recordings} held-out FSDD recordings ({total} words): {right / total:.2%} of words right; "
+              f"{exact_count}/{recordings} recordings split into the right number of words")
+
+
+if __name__ == "__main__":
+    main()

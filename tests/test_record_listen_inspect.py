@@ -1,0 +1,105 @@
+"""record (with a stand-in microphone that plays back a file), inspect and listen."""
+
+import subprocess
+import sys
+from argparse import Namespace
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import REPO
+from speech_mnist.cli import cmd_record
+from speech_mnist.files import save_npz
+from speech_mnist.record import NoAudioDevice, audio_backend, check_input, next_take
+
+RATE = 8000
+
+
+class PlaybackMicrophone:
+    """sounddevice's device layer, replaced: rec() 'records' a file's samples."""
+
+    def __init__(self, path, inputs=1):
+        self.samples, _ = sf.read(path, dtype="float32")
+        self.inputs = inputs
+        self.calls = []
+
+    def query_devices(self):
+        return [{"name": "playback", "max_input_channels": self.inputs}]
+
+    def rec(self, frames, samplerate, channels, dtype):
+        self.calls.append((frames, samplerate, channels))
+        return np.resize(self.samples, frames).reshape(-1, channels)
+
+    def wait(self):
+        pass
+
+
+@pytest.fixture
+def spoken_file(tmp_path):
+    from test_bad_input import spoken
+    from speech_mnist.audio import resample
+
+    samples, rate = spoken(["cat", "dog", "fox", "bird"])
+    path = tmp_path / "source.wav"
+    sf.write(path, resample(samples, rate, RATE), RATE)
+    return path
+
+
+def record_args(tmp_path, **overrides):
+    return Namespace(**{"params": str(REPO / "params.yaml"), "vocab": "animals", "speaker": "ann", "takes": 2,
+                        "seconds": 0.01, "folder": str(tmp_path / "raw"), **overrides})
+
+
+def test_record_writes_numbered_takes_of_what_the_microphone_heard(tmp_path, spoken_file, capsys):
+    microphone = PlaybackMicrophone(spoken_file)
+    assert cmd_record(record_args(tmp_path), backend=microphone) == 0
+    written = sorted(p.name for p in (tmp_path / "raw").iterdir())
+    assert written == ["animals_ann_0.wav", "animals_ann_1.wav"]
+    assert microphone.calls == [(int(4 * 0.01 * RATE), RATE, 1)] * 2
+    heard, rate = sf.read(tmp_path / "raw" / "animals_ann_1.wav", dtype="float32")
+    source, _ = sf.read(spoken_file, dtype="float32")
+    assert rate == RATE and np.allclose(heard, source[:len(heard)], atol=1e-4)
+    assert "say: cat" in capsys.readouterr().out
+    assert next_take(tmp_path / "raw", "animals", "ann") == 2
+
+
+def test_record_without_a_microphone_says_so(tmp_path, spoken_file, capsys):
+    with pytest.raises(NoAudioDevice, match="no audio input device"):
+        check_input(PlaybackMicrophone(spoken_file, inputs=0))
+    try:
+        audio_backend()
+        pytest.skip("this machine has a microphone")
+    except NoAudioDevice:
+        pass
+    result = subprocess.run([sys.executable, "-m", "speech_mnist", "record", "--speaker", "ann", "--params",
+                             str(REPO / "params.yaml"), "--folder", str(tmp_path / "raw")],
+                            capture_output=True, text=True, timeout=60)
+    # this machine has no microphone: a clear one-line message, nothing written
+    assert result.returncode == 2 and "speech-mnist record:" in result.stderr
+    assert not (tmp_path / "raw").exists()
+
+
+def test_inspect_draws_the_recording_and_lists_its_words(tmp_path, spoken_file):
+    out = tmp_path / "view.png"
+    result = subprocess.run([sys.executable, "-m", "speech_mnist", "inspect", str(spoken_file), "-o", str(out),
+                             "--params", str(REPO / "params.yaml")], capture_output=True, text=True, check=True)
+    assert result.stdout.startswith("4 words")
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_listen_rebuilds_audible_words_from_stamps(tmp_path):
+    from speech_mnist.stamps import make_stamp
+    from test_bad_input import spoken
+    from speech_mnist.audio import resample
+    from conftest import compose
+
+    samples, rate = spoken(["fox"])
+    word = resample(samples, rate, RATE)
+    stamp = make_stamp(word, RATE, compose()["stamp"])
+    save_npz(tmp_path / "s.npz", x=stamp[None], word=np.array(["fox"]))
+    out = tmp_path / "fox.wav"
+    subprocess.run([sys.executable, "-m", "speech_mnist", "listen", "--stamps", str(tmp_path / "s.npz"), "--word", "fox",
+                    "-o", str(out), "--params", str(REPO / "params.yaml")], check=True, capture_output=True)
+    audio, rate = sf.read(out)
+    assert rate == RATE and len(audio) > 0.5 * RATE and np.std(audio) > 0.01
