@@ -15,7 +15,8 @@ from pathlib import Path
 from .config import repo_root
 
 EXPERIMENT = "speech-mnist"
-CONFUSION_FIGURE = "confusion/{model}.png"  # fixed paths: the UI compares runs artifact by artifact
+# Fixed artifact paths, so the UI compares runs artifact by artifact: confusion/<model>.png (the
+# figure, logged from plots/confusion/<model>.png) and this table.
 CONFUSION_TABLE = "confusion/{model}.json"
 
 
