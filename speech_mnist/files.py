@@ -1,6 +1,6 @@
 """Byte-reproducible files: the same content always gives the same bytes, so DVC sees no change.
 
-No pickle anywhere: arrays go to npz (loaded with allow_pickle=False), models to .keras and skops.
+Arrays go to npz (loaded with allow_pickle=False), models to .keras and skops: no Python object serialisation.
 """
 
 import io
@@ -46,7 +46,7 @@ def save_npz(path: Path, /, **arrays: np.ndarray) -> None:
     for name, array in arrays.items():
         array = np.asarray(array)
         if array.dtype == object:
-            raise TypeError(f"{name}: object arrays need pickle; use a fixed-width string dtype")
+            raise TypeError(f"{name}: object arrays cannot be stored safely; use a fixed-width string dtype")
         buffer = io.BytesIO()
         np.lib.format.write_array(buffer, array, allow_pickle=False)
         entries[f"{name}.npy"] = buffer.getvalue()

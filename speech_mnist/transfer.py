@@ -45,7 +45,7 @@ def fit_shots(features: np.ndarray, labels: np.ndarray, transfer: dict, shots: i
 
 
 def save_svm(svm, path: Path) -> None:
-    """skops, not pickle; the same SVM always gives the same bytes.
+    """skops (safe to load, unlike Python object serialisation); the same SVM always gives the same bytes.
 
     skops names objects and array files by memory address, and zip stamps the time: both are
     replaced by fixed values.
