@@ -1,9 +1,9 @@
 """Splitting a continuous recording into words on the silences between them.
 
 The seed thresholded log-energy at min + 25% of its range, which fails on noise and on words
-that are quieter than their neighbours. Here the thresholds are measured from the recording's
-own noise floor, with hysteresis (a word starts on a strong frame and lasts while frames stay
-above a weaker one), and short pauses and bursts are bridged or dropped.
+that are quieter than their neighbours. Here the threshold is measured from the recording's own
+running noise floor and chosen where the word count is steadiest; clicks are dropped, short pauses
+bridged, and each word's edges widened over weak onsets and then trimmed to its own dynamic range.
 """
 
 import numpy as np
