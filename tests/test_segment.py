@@ -39,6 +39,18 @@ def test_without_the_expected_count_words_still_separate():
     assert len(find_words(samples, RATE, PARAMS)) == 6
 
 
+def test_a_word_ends_after_its_final_release_not_at_its_closure():
+    # "eight": a vowel, 40 ms of closure, then a 30 ms t burst: too short to be a word by itself
+    rng = np.random.default_rng(3)
+    release = 0.03 * rng.standard_normal(int(0.03 * RATE)).astype(np.float32)
+    eight = np.concatenate([vowel(0.3, 150, rng), np.zeros(int(0.04 * RATE), np.float32), release])
+    words = [vowel(0.3, 180, rng), eight, vowel(0.3, 120, rng)]
+    samples, truth = assemble(words, RATE, rng, room_tone(RATE * 5, RATE, rng), (0.4, 0.6), (35, 35), 0)
+    found = find_words(samples, RATE, PARAMS, expected=3)
+    assert abs(found[1][1] - truth[1][1]) < 0.03
+    assert find_words(samples, RATE, {**PARAMS, "closure_s": 0.0}, expected=3)[1][1] < truth[1][1] - 0.05
+
+
 def test_quiet_word_among_loud_ones_is_found():
     samples, truth = recording(5, seed=3, level_db=0)
     start, end = (int(t * RATE) for t in truth[2])
