@@ -18,6 +18,8 @@ from .audio import is_audio_name, read_audio, resample, write_wav
 from .config import resolve_path
 
 BOUNDARY_COLUMNS = ["recording", "vocab", "speaker", "take", "word", "start", "end"]
+# Where speech is louder than room hum and hiss: the band clip trimming measures.
+TRIM_BAND_HZ = (300, 3800)
 
 
 @dataclass(frozen=True)
@@ -84,16 +86,21 @@ def _fit_noise(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.n
     return np.tile(noise, reps)[offset:offset + length].astype(np.float32)
 
 
-def trim_clip(samples: np.ndarray, top_db: float) -> np.ndarray:
-    """A clip without its lead-in and tail: frames more than `top_db` below its loudest.
+def trim_clip(samples: np.ndarray, sample_rate: int, top_db: float) -> np.ndarray:
+    """A clip without its lead-in and tail: the stretch whose speech-band energy is within `top_db`
+    of its loudest frame, with 20 ms to spare on each side.
 
     Clips recorded with a second of room noise around the word would otherwise make that noise
-    part of the "true" word, and of its stamp.
+    part of the "true" word, and of its stamp. Whole-band level does not separate them: the
+    room's low hum is within 30 dB of many words' peaks, their speech band is not.
     """
-    import librosa
+    from .segment import band_energy_db
 
-    trimmed, _ = librosa.effects.trim(samples, top_db=top_db, frame_length=256, hop_length=64)
-    return trimmed
+    hop = sample_rate // 250  # 4 ms frames, fine enough for a word's edges
+    energy = band_energy_db(samples, sample_rate, {"hop_ms": 4, "frame_ms": 16, "band_hz": TRIM_BAND_HZ})
+    loud = np.flatnonzero(energy >= energy.max() - top_db)
+    margin = 5 * hop
+    return samples[max(0, loud[0] * hop - margin):min(len(samples), (loud[-1] + 1) * hop + margin)]
 
 
 def trim_silence(samples: np.ndarray, threshold: float = 0.02) -> np.ndarray:
@@ -165,7 +172,7 @@ def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame
         rate = spec["sample_rate"]
         noises = load_noise(resolve_path(corpus["noise"]), rate)
         for (speaker, take), paths in sorted(takes.items()):
-            words = [trim_clip(read_audio(p, rate), spec["trim_db"]) for p in paths]
+            words = [trim_clip(read_audio(p, rate), rate, spec["trim_db"]) for p in paths]
             noise = noises[int(rng.integers(len(noises)))]  # one room per recording
             name = RecordingName(vocab, speaker, take)
             rows += _write_assembled(name, spec["words"], words, rate, rng, noise, corpus, out_dir)

@@ -8,7 +8,7 @@ import pandas as pd
 import soundfile as sf
 
 from conftest import compose, make_workspace, run_stage
-from speech_mnist.corpus import assemble, espeak_voices, find_clip_takes, parse_recording_name
+from speech_mnist.corpus import assemble, espeak_voices, find_clip_takes, parse_recording_name, trim_clip
 
 SYNTHETIC = compose()["corpus"]
 
@@ -50,6 +50,19 @@ def test_assemble_puts_each_word_where_its_boundaries_say():
         inside = recording[round(start * 8000):round(end * 8000)]
         assert np.allclose(np.abs(inside), np.abs(inside[0])) and abs(inside[0]) > 0.1
     assert np.all(recording[:round(bounds[0][0] * 8000)] == 0)
+
+
+def test_trim_clip_cuts_loud_room_hum_around_the_word():
+    # A clip like the commands corpus's: 0.5 s of strong mains hum, a 0.3 s word, 0.5 s of hum.
+    rate = 8000
+    t = np.arange(int(1.3 * rate)) / rate
+    hum = 0.3 * np.sin(2 * np.pi * 60 * t)
+    word = (t >= 0.5) & (t < 0.8)
+    clip = (hum + word * 0.5 * np.sin(2 * np.pi * 900 * t)).astype(np.float32)
+    trimmed = trim_clip(clip, rate, top_db=20)
+    assert 0.3 <= len(trimmed) / rate <= 0.36  # the word and a 20 ms margin each side
+    start = np.flatnonzero(np.all(np.lib.stride_tricks.sliding_window_view(clip, len(trimmed)) == trimmed, axis=1))
+    assert abs(start[0] / rate - 0.48) < 0.01  # (whole-band level keeps it all: the hum is 4 dB below the word)
 
 
 def test_clip_templates_group_complete_takes(tmp_path):
