@@ -57,7 +57,7 @@ def find_words(samples: np.ndarray, sample_rate: int, params: dict, expected: in
     if level is None:
         return []
     spans = _spans_above(energy, floor + level, hop_s, params)
-    spans = _widen(spans, energy, floor + min(level, params["edge_db"]), hop_s, params["closure_s"])
+    spans = _widen(spans, energy, floor + min(level, params["edge_db"]), hop_s, params)
     spans = [_tighten(span, energy, hop_s, params["word_range_db"]) for span in spans]
     return [(round(a, 4), round(b, 4)) for a, b in spans]
 
@@ -93,14 +93,15 @@ def _steadiest_level(levels: np.ndarray, counts: np.ndarray, expected: int | Non
     return best
 
 
-def _widen(spans, energy, edge_level, hop_s, closure_s) -> list[tuple[float, float]]:
+def _widen(spans, energy, edge_level, hop_s, params) -> list[tuple[float, float]]:
     """Grow each span over the weak frames at its edges (onsets, fricatives), not into its neighbours.
 
     A word's end may be a stop's release after a short closure (the t of "eight", "cat",
-    "left"): the end grows across a dip of up to `closure_s` to a release that follows it.
+    "left"): the end jumps a dip of up to `closure_s` to a release standing `release_db` over
+    the edge level (noise that merely hovers at the edge level is not a release).
     """
     frames = [(int(round(a / hop_s)), int(round(b / hop_s))) for a, b in spans]
-    closure = int(round(closure_s / hop_s))
+    closure = int(round(params["closure_s"] / hop_s))
     widened = []
     for k, (a, b) in enumerate(frames):
         lower = widened[-1][1] if widened else 0
@@ -108,10 +109,14 @@ def _widen(spans, energy, edge_level, hop_s, closure_s) -> list[tuple[float, flo
         while a > lower and energy[a - 1] > edge_level[a - 1]:
             a -= 1
         while b < upper:
-            ahead = np.flatnonzero(energy[b:min(upper, b + closure + 1)] > edge_level[b:min(upper, b + closure + 1)])
-            if not ahead.size:
+            if energy[b] > edge_level[b]:
+                b += 1
+                continue
+            ahead = slice(b, min(upper, b + closure + 1))
+            release = np.flatnonzero(energy[ahead] > edge_level[ahead] + params["release_db"])
+            if not release.size:
                 break
-            b += ahead[0] + 1
+            b += release[0] + 1
         widened.append((a, b))
     return [(a * hop_s, b * hop_s) for a, b in widened]
 
