@@ -4,7 +4,8 @@
 
 Each figure is a real `dvc repro` of this pipeline in a throw-away DVC repository:
 - takes: FSDD digits, train on takes 5-49 of the 5 speakers, test on takes 0-4; and transfer to
-  front/back/left/right/stop from 5 examples per word (commands corpus, held-out takes);
+  front/back/left/right/stop from 5 examples per word (commands corpus, held-out takes), through
+  the configured features and again through the last conv block (`transfer=conv`);
 - loso: FSDD leave-one-speaker-out, train on 4 speakers and test on the 5th, every fold;
 - synthetic: the default corpus, digits on held-out voices and animals at 5 shots.
 -S passes extra Hydra overrides (e.g. -S model=seed -S train.epochs=20) to every run.
@@ -55,6 +56,7 @@ def main() -> None:
             ws = make_workspace(Path(tmp) / "fsdd", real, dvc=True)
         if "takes" in parts:
             print(line("FSDD takes 0-4 held out", repro(ws, real)), flush=True)
+            print(line("  the same, transfer=conv", repro(ws, [*real, "transfer=conv"])), flush=True)
         if "loso" in parts:
             folds = []
             for speaker in SPEAKERS:

@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stage logs readable
 
 LOGITS = "logits"        # the layer whose outputs the transfer SVM reads, as the seed did
 EMBEDDING = "embedding"  # the penultimate layer, the other feature choice
+CONV = "conv"            # the last convolution block's maps: what the CNN hears, before it picks a digit
 
 
 def build(model: dict, input_shape: tuple[int, int], classes: int):
@@ -22,13 +23,13 @@ def build(model: dict, input_shape: tuple[int, int], classes: int):
     x = inputs
     if model["kind"] == "cnn_lstm":
         x = layers.Permute((2, 1, 3))(x)  # (frames, bands, 1): time first, for the LSTM
-    for filters in model["blocks"]:
+    for block, filters in enumerate(model["blocks"], start=1):
         for f in filters:
             x = layers.Conv2D(f, model["kernel"], padding="same", use_bias=not model["batch_norm"])(x)
             if model["batch_norm"]:
                 x = layers.BatchNormalization()(x)
             x = layers.Activation("relu")(x)
-        x = layers.MaxPooling2D(2)(x)
+        x = layers.MaxPooling2D(2, name=CONV if block == len(model["blocks"]) else None)(x)
     if model["kind"] == "cnn_lstm":
         x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]))(x)
         x = layers.LSTM(model["lstm"])(x)
@@ -44,12 +45,20 @@ def build(model: dict, input_shape: tuple[int, int], classes: int):
 
 
 def feature_model(model, features: str):
-    """The same network cut at its logits or its embedding layer."""
-    import keras
+    """The same network cut at its logits, its embedding layer or its last convolution block.
 
-    if features not in (LOGITS, EMBEDDING):
-        raise ValueError(f"transfer.features must be {LOGITS} or {EMBEDDING}, not {features!r}")
-    return keras.Model(model.inputs, model.get_layer(features).output)
+    The logits and the embedding are shaped by the ten digits; the convolution maps keep more
+    of the sound, which a new vocab needs (see the README's transfer figures).
+    """
+    import keras
+    from keras import layers
+
+    if features not in (LOGITS, EMBEDDING, CONV):
+        raise ValueError(f"transfer.features must be {LOGITS}, {EMBEDDING} or {CONV}, not {features!r}")
+    output = model.get_layer(features).output
+    if features == CONV:
+        output = layers.Flatten()(output)
+    return keras.Model(model.inputs, output)
 
 
 def seed_everything(seed: int) -> None:

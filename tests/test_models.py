@@ -31,8 +31,9 @@ def test_seed_model_is_the_seed_notebooks_net():
     assert model.get_layer(models.EMBEDDING).units == 32
 
 
-@pytest.mark.parametrize("features, width", [("logits", 4), ("embedding", 64)])
-def test_feature_model_cuts_at_logits_or_embedding(features, width):
+# three 2x2 poolings leave (32/8) x (64/8) cells of 64 channels
+@pytest.mark.parametrize("features, width", [("logits", 4), ("embedding", 64), ("conv", 4 * 8 * 64)])
+def test_feature_model_cuts_at_logits_embedding_or_conv(features, width):
     model = models.build(compose()["model"], SHAPE, 4)
     assert models.feature_model(model, features).predict(stamps(2)[0], verbose=0).shape == (2, width)
     with pytest.raises(ValueError):
