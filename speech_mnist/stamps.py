@@ -30,15 +30,24 @@ def features(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
     raise ValueError(f"unknown stamp.feature {kind!r}: use fbank, mel or mfcc")
 
 
-def to_stamp(feature: np.ndarray, frames: int) -> np.ndarray:
-    """Stretch or squeeze the time axis to `frames` and standardise, so level does not matter."""
+def to_stamp(feature: np.ndarray, frames: int, normalise: str = "stamp") -> np.ndarray:
+    """Stretch or squeeze the time axis to `frames` and standardise, so level does not matter.
+
+    normalise "stamp": one mean and scale for the whole stamp, as the seed. "band": each band's
+    own mean over the word is removed first (cepstral mean normalisation): a microphone's or a
+    voice's fixed colouring adds the same amount to a band in every frame, and goes with it.
+    """
     positions = np.linspace(0, feature.shape[1] - 1, frames)
     stretched = np.stack([np.interp(positions, np.arange(feature.shape[1]), row) for row in feature])
+    if normalise == "band":
+        stretched = stretched - stretched.mean(axis=1, keepdims=True)
+    elif normalise != "stamp":
+        raise ValueError(f"unknown stamp.normalise {normalise!r}: use stamp or band")
     return ((stretched - stretched.mean()) / (stretched.std() + 1e-6)).astype(np.float32)
 
 
 def make_stamp(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
-    return to_stamp(features(samples, sample_rate, stamp), stamp["frames"])
+    return to_stamp(features(samples, sample_rate, stamp), stamp["frames"], stamp["normalise"])
 
 
 def assign_split(words: pd.DataFrame, split: dict) -> pd.Series:

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import compose
 from speech_mnist.files import load_npz, save_npz
-from speech_mnist.stamps import assign_split, make_stamp
+from speech_mnist.stamps import assign_split, make_stamp, to_stamp
 
 RATE = 8000
 
@@ -27,6 +27,16 @@ def test_stamp_does_not_depend_on_level():
     rng = np.random.default_rng(1)
     word = (np.sin(np.linspace(0, 400, 3000)) + 0.3 * rng.standard_normal(3000)).astype(np.float32)
     assert np.allclose(make_stamp(word, RATE, stamp), make_stamp(word * 0.1, RATE, stamp), atol=1e-2)
+
+
+def test_band_normalising_removes_a_fixed_colouring_of_each_band():
+    rng = np.random.default_rng(2)
+    feature = rng.standard_normal((32, 50))
+    colouring = rng.uniform(-3, 3, size=(32, 1))  # a microphone's or a voice's tilt: the same in every frame
+    assert np.allclose(to_stamp(feature + colouring, 64, "band"), to_stamp(feature, 64, "band"), atol=1e-5)
+    assert not np.allclose(to_stamp(feature + colouring, 64, "stamp"), to_stamp(feature, 64, "stamp"), atol=0.1)
+    with pytest.raises(ValueError, match="normalise"):
+        to_stamp(feature, 64, "frame")
 
 
 def test_npz_is_byte_identical_and_loads_without_pickle(tmp_path):
