@@ -38,6 +38,17 @@ def mix_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.ran
     return (samples + scale * stretch).astype(np.float32)
 
 
+def warp_bands(stamp: np.ndarray, factor: float) -> np.ndarray:
+    """The stamp with its frequency axis stretched by `factor` (band i reads band i * factor).
+
+    A longer or shorter vocal tract moves every formant by about the same factor: warping
+    the bands is a cheap stand-in for another speaker (vocal tract length perturbation).
+    """
+    bands = np.arange(stamp.shape[0])
+    source = np.clip(bands * factor, 0, stamp.shape[0] - 1)
+    return np.stack([np.interp(source, bands, column) for column in stamp.T], axis=1).astype(stamp.dtype)
+
+
 def shift_and_mask(stamp: np.ndarray, augment: dict, rng: np.random.Generator) -> np.ndarray:
     """Random time shift, then SpecAugment-style time and frequency masks (to the mean, 0)."""
     out = stamp.copy()
@@ -55,7 +66,7 @@ def shift_and_mask(stamp: np.ndarray, augment: dict, rng: np.random.Generator) -
 
 
 def augmented_copies(word_paths: list[Path], labels: np.ndarray, params: dict) -> tuple[np.ndarray, np.ndarray]:
-    """`train.augment.copies` noisy, shifted, masked stamps of every training word."""
+    """`train.augment.copies` noisy, warped, shifted, masked stamps of every training word."""
     augment, rate, stamp = params["train"]["augment"], params["audio"]["sample_rate"], params["stamp"]
     rng = np.random.default_rng(params["train"]["seed"])
     noises = noise_clips(params["corpus"], rate, params["train"]["seed"])
@@ -64,7 +75,8 @@ def augmented_copies(word_paths: list[Path], labels: np.ndarray, params: dict) -
         samples = read_audio(path, rate)
         for _ in range(augment["copies"]):
             noisy = mix_noise(samples, noises[int(rng.integers(len(noises)))], rng.uniform(*augment["noise_snr_db"]), rng)
-            stamps.append(shift_and_mask(make_stamp(noisy, rate, stamp), augment, rng))
+            warped = warp_bands(make_stamp(noisy, rate, stamp), rng.uniform(1 - augment["warp"], 1 + augment["warp"]))
+            stamps.append(shift_and_mask(warped, augment, rng))
             copy_labels.append(label)
     return np.array(stamps, dtype=np.float32)[..., None], np.array(copy_labels)
 

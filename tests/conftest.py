@@ -19,6 +19,7 @@ TINY = [
     "corpus.vocabs.num.takes=1",
     "corpus.vocabs.animals.takes=2",
     "train.epochs=2",
+    "train.augment.copies=0",
     "transfer.curve_repeats=2",
     "transfer.curve_shots=[1,2]",
     "transfer.shots=2",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import compose
-from speech_mnist.train import mix_noise, shift_and_mask
+from speech_mnist.train import mix_noise, shift_and_mask, warp_bands
 
 AUGMENT = compose()["train"]["augment"]
 
@@ -37,3 +37,35 @@ def test_shift_moves_the_stamp_in_time():
     settings = dict(AUGMENT, shift_frames=5, time_masks=0, freq_masks=0)
     positions = {int(np.argmax(shift_and_mask(stamp, settings, np.random.default_rng(s))[0])) for s in range(20)}
     assert len(positions) > 3 and all(5 <= p <= 15 for p in positions)
+
+
+def test_warp_moves_a_formant_by_the_factor_and_keeps_the_shape():
+    stamp = np.zeros((32, 64), np.float32)
+    stamp[20, :] = 1.0  # one formant at band 20
+    assert np.array_equal(warp_bands(stamp, 1.0), stamp)
+    lower = warp_bands(stamp, 1.25)  # band i reads band 1.25 i: the formant moves down to band 16
+    assert lower.shape == stamp.shape and int(np.argmax(lower[:, 0])) == 16
+    assert int(np.argmax(warp_bands(stamp, 0.8)[:, 0])) == 25
+
+
+def test_augmented_copies_are_new_labelled_and_reproducible(tmp_path):
+    from speech_mnist.audio import read_audio, write_wav
+    from speech_mnist.stamps import make_stamp
+    from speech_mnist.train import augmented_copies
+
+    params = compose(["train.augment.copies=2"])
+    rate, rng = params["audio"]["sample_rate"], np.random.default_rng(1)
+    paths = []
+    for k, pitch in enumerate([150, 300, 450]):
+        t = np.arange(int(0.4 * rate)) / rate
+        write_wav(tmp_path / f"w{k}.wav", (0.3 * np.sin(2 * np.pi * pitch * t) * np.hanning(len(t))
+                                           + 0.01 * rng.standard_normal(len(t))).astype(np.float32), rate)
+        paths.append(tmp_path / f"w{k}.wav")
+    x, y = augmented_copies(paths, np.array([0, 1, 2]), params)
+    assert x.shape == (6, params["stamp"]["bands"], params["stamp"]["frames"], 1)
+    assert sorted(y) == [0, 0, 1, 1, 2, 2]
+    original = make_stamp(read_audio(paths[0], rate), rate, params["stamp"])
+    first_two = x[y == 0][..., 0]
+    assert not np.allclose(first_two[0], original) and not np.allclose(first_two[0], first_two[1])
+    again, _ = augmented_copies(paths, np.array([0, 1, 2]), params)
+    assert np.array_equal(x, again)
