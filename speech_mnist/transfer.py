@@ -44,6 +44,19 @@ def fit_shots(features: np.ndarray, labels: np.ndarray, transfer: dict, shots: i
     return make_svm(transfer).fit(features[chosen], labels[chosen])
 
 
+def curve(train_features, train_labels, test_features, test_labels, transfer: dict) -> "pd.DataFrame":
+    """The transfer curve: mean and spread of test accuracy at each k in `curve_shots`,
+    over `curve_repeats` draws of the k examples per word."""
+    import pandas as pd
+
+    rows = []
+    for shots in transfer["curve_shots"]:
+        scores = [fit_shots(train_features, train_labels, transfer, shots, transfer["seed"] + draw)
+                  .score(test_features, test_labels) for draw in range(transfer["curve_repeats"])]
+        rows.append({"shots": shots, "accuracy": float(np.mean(scores)), "accuracy_std": float(np.std(scores))})
+    return pd.DataFrame(rows).round(4)
+
+
 def save_svm(svm, path: Path) -> None:
     """skops (safe to load, unlike Python object serialisation); the same SVM always gives the same bytes.
 

@@ -10,9 +10,6 @@ import json
 from pathlib import Path
 
 import mlflow
-import numpy as np
-import pandas as pd
-
 from speech_mnist import evaluation as E
 from speech_mnist import models, tracking, transfer
 from speech_mnist.config import load_params
@@ -36,7 +33,7 @@ def main() -> None:
     extractor = models.feature_model(cnn, settings["features"])
     train_features, test_features = transfer.featurise(extractor, x_train), transfer.featurise(extractor, x_test)
     words_predicted = svm.predict(test_features)
-    curve = transfer_curve(train_features, y_train, test_features, words_actual, settings)
+    curve = transfer.curve(train_features, y_train, test_features, words_actual, settings)
 
     results = {"cnn": (digits_actual, digits_predicted, digits["vocab"]),
                "svm": (words_actual, words_predicted, words["vocab"])}
@@ -62,15 +59,6 @@ def main() -> None:
         mlflow.log_artifact(PLOTS / "transfer_curve.png")
     print(f"CNN {metrics['cnn']['accuracy']:.1%} on {len(digits_actual)} held-out {corpus['digits']} words; "
           f"SVM {metrics['svm']['accuracy']:.1%} on {len(words_actual)} held-out {corpus['transfer']} words")
-
-
-def transfer_curve(train_features, y_train, test_features, y_test, settings) -> pd.DataFrame:
-    rows = []
-    for shots in settings["curve_shots"]:
-        scores = [transfer.fit_shots(train_features, y_train, settings, shots, settings["seed"] + draw)
-                  .score(test_features, y_test) for draw in range(settings["curve_repeats"])]
-        rows.append({"shots": shots, "accuracy": float(np.mean(scores)), "accuracy_std": float(np.std(scores))})
-    return pd.DataFrame(rows).round(4)
 
 
 if __name__ == "__main__":

@@ -47,3 +47,18 @@ def test_saved_svm_is_byte_identical_and_predicts_the_same(tmp_path):
     assert (tmp_path / "a.skops").read_bytes() == (tmp_path / "b.skops").read_bytes()
     loaded = transfer.load_svm(tmp_path / "a.skops")
     assert np.array_equal(loaded.predict(features), svm.predict(features))
+
+
+def test_transfer_curve_rises_with_k_on_overlapping_words():
+    # overlapping clusters: one example per word is a guess, ten are a fair estimate of each centre
+    rng = np.random.default_rng(4)
+    labels = np.repeat(np.arange(4), 60)
+    centres = rng.normal(0, 1.5, (4, 10))
+    features = centres[labels] + rng.normal(0, 1.5, (len(labels), 10))
+    train, test = np.arange(len(labels)) % 2 == 0, np.arange(len(labels)) % 2 == 1
+    settings = dict(SETTINGS, curve_shots=[1, 10], curve_repeats=8)
+    curve = transfer.curve(features[train], labels[train], features[test], labels[test], settings)
+    assert curve["shots"].tolist() == [1, 10]
+    assert curve["accuracy"].iloc[1] > curve["accuracy"].iloc[0] + 0.1
+    assert (curve["accuracy_std"] >= 0).all()
+    assert curve.equals(transfer.curve(features[train], labels[train], features[test], labels[test], settings))
