@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import mlflow
+
 from speech_mnist import evaluation as E
 from speech_mnist import models, tracking, transfer
 from speech_mnist.config import load_params

@@ -1,7 +1,8 @@
 """Stage train_svm: the transfer vocab, learned from k examples per word -> models/svm.skops.
 
-Each stamp of the transfer vocab goes through the digit CNN; its logits (or embedding, or last
-conv block: transfer.features) are the features of a scikit-learn SVM fitted on `transfer.shots` training examples per word.
+Each stamp of the transfer vocab goes through the digit CNN; its logits (or its embedding, or its
+last conv block: transfer.features) are the features of a scikit-learn SVM fitted on
+`transfer.shots` training examples per word.
 """
 
 import json
