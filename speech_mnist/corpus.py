@@ -18,8 +18,8 @@ from .audio import is_audio_name, read_audio, resample, write_wav
 from .config import resolve_path
 
 BOUNDARY_COLUMNS = ["recording", "vocab", "speaker", "take", "word", "start", "end"]
-# Where speech is louder than room hum and hiss: the band clip trimming measures.
-TRIM_BAND_HZ = (300, 3800)
+# Clip trimming measures energy where speech is louder than room hum and hiss, in 4 ms frames.
+TRIM_ENERGY = {"band_hz": (300, 3800), "hop_ms": 4, "frame_ms": 16}
 
 
 @dataclass(frozen=True)
@@ -96,10 +96,10 @@ def trim_clip(samples: np.ndarray, sample_rate: int, top_db: float) -> np.ndarra
     """
     from .segment import band_energy_db
 
-    hop = sample_rate // 250  # 4 ms frames, fine enough for a word's edges
-    energy = band_energy_db(samples, sample_rate, {"hop_ms": 4, "frame_ms": 16, "band_hz": TRIM_BAND_HZ})
+    energy = band_energy_db(samples, sample_rate, TRIM_ENERGY)
+    hop = int(sample_rate * TRIM_ENERGY["hop_ms"] / 1000)  # as band_energy_db frames it
     loud = np.flatnonzero(energy >= energy.max() - top_db)
-    margin = 5 * hop
+    margin = int(0.02 * sample_rate)
     return samples[max(0, loud[0] * hop - margin):min(len(samples), (loud[-1] + 1) * hop + margin)]
 
 
