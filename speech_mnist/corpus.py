@@ -163,6 +163,20 @@ def synthesize_espeak(corpus: dict, out_dir: Path, progress=None) -> pd.DataFram
     return pd.DataFrame(rows, columns=BOUNDARY_COLUMNS)
 
 
+def synthesize_extra_voices(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame:
+    """Every eSpeak voice says the digit vocab `corpus.espeak_takes` times, beside a real corpus."""
+    digits = corpus["digits"]
+    spec = {**corpus["vocabs"][digits], "takes": corpus["espeak_takes"]}
+    return synthesize_espeak({**corpus, "vocabs": {digits: spec}}, out_dir, progress)
+
+
+def extra_voice_speakers(corpus: dict) -> set[str]:
+    """The speakers synthesize_extra_voices adds: they only ever train, never test."""
+    if corpus["kind"] == "espeak" or not corpus.get("espeak_takes"):
+        return set()
+    return {voice["speaker"] for voice in espeak_voices(corpus["voices"])}
+
+
 def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame:
     """Join take k of each speaker's isolated clips, in vocab order, into one recording."""
     rng = np.random.default_rng(corpus["seed"])

@@ -50,25 +50,27 @@ def make_stamp(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray
     return to_stamp(features(samples, sample_rate, stamp), stamp["frames"], stamp["normalise"])
 
 
-def assign_split(words: pd.DataFrame, split: dict) -> pd.Series:
+def assign_split(words: pd.DataFrame, split: dict, train_only: set[str] = frozenset()) -> pd.Series:
     """'train' or 'test' for each word, by speaker or by take, never at random per word.
 
     `split.test` lists the held-out speakers or takes; when it is null, a seeded choice of
-    `split.test_fraction` of them (at least one) is held out.
+    `split.test_fraction` of them (at least one) is held out. Words of `train_only` speakers
+    (synthetic voices added to real speech) always train: every test figure is on real speech.
     """
     by = split["by"]
     if by not in ("speaker", "take"):
         raise ValueError(f"split.by must be speaker or take, not {by!r}")
+    can_test = ~words["speaker"].astype(str).isin(train_only)
     held_out = split.get("test")
     if held_out is None:
-        values = sorted(words[by].unique())
+        values = sorted(words.loc[can_test, by].unique())
         count = max(1, int(round(len(values) * split["test_fraction"])))
         if count >= len(values):
             raise ValueError(f"split by {by}: only {len(values)} {by}(s), nothing would be left to train on")
         rng = np.random.default_rng(split.get("seed", 0))
         held_out = [values[i] for i in sorted(rng.choice(len(values), count, replace=False))]
     held_out = {str(v) for v in held_out}
-    return words[by].astype(str).map(lambda v: "test" if v in held_out else "train")
+    return (words[by].astype(str).isin(held_out) & can_test).map({True: "test", False: "train"})
 
 
 def save_dataset(path: Path, stamps: np.ndarray, words: pd.DataFrame, vocab_words: list[str]) -> None:

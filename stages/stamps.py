@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from speech_mnist.audio import read_audio
 from speech_mnist.config import load_params
+from speech_mnist.corpus import extra_voice_speakers
 from speech_mnist.stamps import assign_split, make_stamp, save_dataset
 
 WORDS = Path("data/words")
@@ -30,7 +31,7 @@ def main() -> None:
         if words.empty:
             print(f"{vocab}: no words, no dataset")
             continue
-        words["split"] = assign_split(words, spec["split"])
+        words["split"] = assign_split(words, spec["split"], extra_voice_speakers(params["corpus"]))
         stamps = np.stack([make_stamp(read_audio(WORDS / p, rate), rate, stamp)
                            for p in tqdm(words["path"], desc=f"stamps {vocab}", unit="word", disable=None)])
         save_dataset(OUT / f"{vocab}.npz", stamps, words, spec["words"])

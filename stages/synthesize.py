@@ -3,11 +3,13 @@
 Writes <vocab>_<speaker>_<take>.wav files and, where the words' true positions are known,
 data/recordings/boundaries.csv. The corpus kind (conf/corpus/) says how:
 espeak synthesises them, clips joins isolated real clips, folder copies your own as they are.
+Beside real speech, corpus.espeak_takes adds eSpeak voices saying the digits (training only).
 """
 
 import shutil
 from pathlib import Path
 
+import pandas as pd
 from tqdm import tqdm
 
 from speech_mnist import corpus
@@ -30,6 +32,8 @@ def main() -> None:
             boundaries = corpus.copy_folder(params, OUT)
         else:
             raise SystemExit(f"corpus.kind must be espeak, clips or folder, not {kind!r}")
+        if kind != "espeak" and params.get("espeak_takes"):
+            boundaries = pd.concat([boundaries, corpus.synthesize_extra_voices(params, OUT, progress)])
     boundaries.to_csv(OUT / "boundaries.csv", index=False, lineterminator="\n")
     print(f"{len(list(OUT.glob('*'))) - 1} recordings in {OUT}/")
 

@@ -8,7 +8,8 @@ import pandas as pd
 import soundfile as sf
 
 from conftest import compose, make_workspace, run_stage
-from speech_mnist.corpus import assemble, espeak_voices, find_clip_takes, parse_recording_name, trim_clip
+from speech_mnist.corpus import (assemble, espeak_voices, extra_voice_speakers, find_clip_takes, parse_recording_name,
+                                 trim_clip)
 
 SYNTHETIC = compose()["corpus"]
 
@@ -105,13 +106,18 @@ def test_recording_names_parse_or_say_why():
 
 
 def test_clips_stage_builds_recordings_with_true_boundaries(tmp_path, shared_corpora):
-    ws = make_workspace(tmp_path / "ws", ["corpus=fsdd", f"corpus.root={shared_corpora}",
-                                          "corpus.vocabs.num.clips='fsdd/recordings/{index}_{speaker}_1.wav'"])
+    overrides = ["corpus=fsdd", f"corpus.root={shared_corpora}", "corpus.espeak_takes=1", "corpus.voices.count=2",
+                 "corpus.vocabs.num.clips='fsdd/recordings/{index}_{speaker}_1.wav'"]
+    ws = make_workspace(tmp_path / "ws", overrides)
     (ws / "conf").rename(ws / "conf-unused")  # the stage must read params.yaml only
     run_stage(ws, "synthesize")
     boundaries = pd.read_csv(ws / "data/recordings/boundaries.csv")
     num = boundaries[boundaries["vocab"] == "num"]
-    assert num["recording"].nunique() == 5  # take 1 of each speaker
+    voices = extra_voice_speakers(compose(overrides)["corpus"])
+    assert len(voices) == 2
+    assert set(num["speaker"]) == {"george", "jackson", "nicolas", "theo", "yweweler"} | voices
+    assert num["recording"].nunique() == 5 + 2  # take 1 of each real speaker, take 0 of each voice
+    assert set(boundaries.loc[boundaries["speaker"].isin(voices), "vocab"]) == {"num"}  # digits only
     for _, words in num.groupby("recording"):
         assert list(words["word"]) == compose()["corpus"]["vocabs"]["num"]["words"]
         gaps = words["start"].to_numpy()[1:] - words["end"].to_numpy()[:-1]

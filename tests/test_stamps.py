@@ -74,6 +74,16 @@ def test_split_by_listed_takes():
     assert set(words["take"][split == "train"]) == {2, 3, 4, 5}
 
 
+def test_synthetic_voices_beside_real_speakers_never_test():
+    words = words_table()
+    voices = set(words.speaker.unique()[:3])
+    by_take = assign_split(words, {"by": "take", "test": [0, 1], "test_fraction": None}, train_only=voices)
+    assert set(by_take[words.speaker.isin(voices)]) == {"train"}
+    assert set(words["take"][by_take == "test"]) == {0, 1}  # the real speakers' takes 0 and 1
+    by_speaker = assign_split(words, {"by": "speaker", "test": None, "test_fraction": 0.5}, train_only=voices)
+    assert set(words.speaker[by_speaker == "test"]) and not set(words.speaker[by_speaker == "test"]) & voices
+
+
 def test_split_that_leaves_nothing_to_train_on_is_an_error():
     words = pd.DataFrame({"speaker": ["a", "a"], "take": [0, 1]})
     with pytest.raises(ValueError, match="nothing would be left"):
