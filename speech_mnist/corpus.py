@@ -170,9 +170,14 @@ def synthesize_extra_voices(corpus: dict, out_dir: Path, progress=None) -> pd.Da
     return synthesize_espeak({**corpus, "vocabs": {digits: spec}}, out_dir, progress)
 
 
+def adds_voices(corpus: dict) -> bool:
+    """A real corpus with `espeak_takes`: eSpeak voices say its digits too (an espeak corpus is all voices)."""
+    return corpus["kind"] != "espeak" and bool(corpus.get("espeak_takes"))
+
+
 def extra_voice_speakers(corpus: dict) -> set[str]:
     """The speakers synthesize_extra_voices adds: they only ever train, never test."""
-    if corpus["kind"] == "espeak" or not corpus.get("espeak_takes"):
+    if not adds_voices(corpus):
         return set()
     return {voice["speaker"] for voice in espeak_voices(corpus["voices"])}
 

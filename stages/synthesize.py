@@ -32,7 +32,7 @@ def main() -> None:
             boundaries = corpus.copy_folder(params, OUT)
         else:
             raise SystemExit(f"corpus.kind must be espeak, clips or folder, not {kind!r}")
-        if kind != "espeak" and params.get("espeak_takes"):
+        if corpus.adds_voices(params):
             boundaries = pd.concat([boundaries, corpus.synthesize_extra_voices(params, OUT, progress)])
     boundaries.to_csv(OUT / "boundaries.csv", index=False, lineterminator="\n")
     print(f"{len(list(OUT.glob('*'))) - 1} recordings in {OUT}/")
