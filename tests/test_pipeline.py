@@ -1,6 +1,7 @@
 """The pipeline as users run it: `dvc repro` in a real DVC repository, on a tiny corpus."""
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -148,3 +149,14 @@ def test_changed_segment_param_reruns_segment_but_not_synthesize(built):
     assert "Running stage 'segment'" in out and "Running stage 'synthesize'" not in out
     words = load_npz(built / "data/stamps/num.npz")
     assert np.isfinite(words["x"]).all()
+
+
+def test_stages_in_a_workspace_run_its_own_copy_of_the_package(tmp_path):
+    """A benchmark's workspace must not pick up edits made to the repo while it runs (and vice versa)."""
+    from speech_mnist.workspace import make_workspace, venv_env
+
+    ws = make_workspace(tmp_path / "ws", TINY)
+    probe = "import speech_mnist, pathlib; print(pathlib.Path(speech_mnist.__file__).resolve())"
+    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=venv_env(ws),
+                            capture_output=True, text=True, check=True)
+    assert Path(result.stdout.strip()) == (ws / "speech_mnist" / "__init__.py").resolve()
