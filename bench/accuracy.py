@@ -29,7 +29,7 @@ def repro(ws: Path, overrides: list[str]) -> dict:
     """Compose params.yaml with `overrides`, `dvc repro`, and return the evaluate metrics."""
     (ws / "params.yaml").write_text(compose_yaml(overrides, ws / "conf"))
     started = time.time()
-    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=ws, env=venv_env(ws), capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=ws, env=venv_env(), capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(f"dvc repro failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     metrics = json.loads((ws / "metrics/evaluate.json").read_text())

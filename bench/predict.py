@@ -49,7 +49,7 @@ def main() -> None:
             overrides = ["corpus=fsdd", f"corpus.root={args.corpora.resolve()}"]
             ws = make_workspace(Path(tmp) / "fsdd", overrides, dvc=True)
             (ws / "params.yaml").write_text(compose_yaml(overrides, ws / "conf"))
-            subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=ws, env=venv_env(ws), check=True,
+            subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=ws, env=venv_env(), check=True,
                            capture_output=True)
         params = load_params(ws / "params.yaml")
         held_out = [str(t) for t in params["corpus"]["vocabs"]["num"]["split"]["test"]]

@@ -11,17 +11,11 @@ from .config import compose_yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
-def venv_env(workspace: Path | None = None) -> dict:
-    """An environment whose `python` and `dvc` are this interpreter's, outside any DVC run.
-
-    With a workspace, its own copy of the package comes first on the import path: the venv's
-    editable install is this repo's copy, and a stage must run the code DVC hashed as its dep.
-    """
+def venv_env() -> dict:
+    """An environment whose `python` and `dvc` are this interpreter's, outside any DVC run."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.pop("DVC_ROOT", None)
-    if workspace is not None:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(workspace).resolve()), env.get("PYTHONPATH")]))
     return env
 
 
@@ -36,11 +30,11 @@ def make_workspace(root: Path, overrides=(), dvc: bool = False) -> Path:
     shutil.copy(REPO / "data" / "raw" / "README.md", root / "data" / "raw" / "README.md")  # keeps it in git
     (root / "params.yaml").write_text(compose_yaml(list(overrides), root / "conf"))
     if dvc:
-        subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=root, env=venv_env(root), check=True)
+        subprocess.run([sys.executable, "-m", "dvc", "init", "--no-scm", "-q"], cwd=root, env=venv_env(), check=True)
     return root
 
 
 def run_stage(workspace: Path, stage: str, quiet: bool = True) -> subprocess.CompletedProcess:
-    """Run stages/<stage>.py in the workspace; CalledProcessError (with its output) if it fails."""
-    return subprocess.run([sys.executable, f"stages/{stage}.py"], cwd=workspace, env=venv_env(workspace), check=True,
+    """Run stages/<stage>.py in the workspace as dvc.yaml does; CalledProcessError (with output) if it fails."""
+    return subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=workspace, env=venv_env(), check=True,
                           capture_output=quiet, text=True)

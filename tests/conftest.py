@@ -31,7 +31,7 @@ def compose(overrides=()) -> dict:
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
-    result = subprocess.run(cmd, cwd=cwd, env=kwargs.pop("env", venv_env(cwd)), capture_output=True, text=True, **kwargs)
+    result = subprocess.run(cmd, cwd=cwd, env=kwargs.pop("env", venv_env()), capture_output=True, text=True, **kwargs)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
@@ -42,7 +42,7 @@ def make_dvc_workspace(root: Path, overrides=()) -> Path:
 
 
 def run_stage(workspace: Path, stage: str) -> subprocess.CompletedProcess:
-    return run([sys.executable, f"stages/{stage}.py"], cwd=workspace)
+    return run([sys.executable, "-m", f"stages.{stage}"], cwd=workspace)
 
 
 @pytest.fixture

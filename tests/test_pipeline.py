@@ -151,12 +151,18 @@ def test_changed_segment_param_reruns_segment_but_not_synthesize(built):
     assert np.isfinite(words["x"]).all()
 
 
-def test_stages_in_a_workspace_run_its_own_copy_of_the_package(tmp_path):
-    """A benchmark's workspace must not pick up edits made to the repo while it runs (and vice versa)."""
+def test_every_stage_imports_the_package_beside_it(tmp_path):
+    """Queued `dvc exp run`s and benchmarks run stages in a copy of the repo; the venv's editable
+    install points at the repo itself. Run as modules, stages import the copy's package, the code
+    DVC hashed as their deps, so editing the repo during a sweep cannot leak into it."""
     from speech_mnist.workspace import make_workspace, venv_env
 
     ws = make_workspace(tmp_path / "ws", TINY)
-    probe = "import speech_mnist, pathlib; print(pathlib.Path(speech_mnist.__file__).resolve())"
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, env=venv_env(ws),
+    stages = yaml.safe_load((ws / "dvc.yaml").read_text())["stages"]
+    assert {name: stage["cmd"] for name, stage in stages.items()} == \
+        {name: f"python -m stages.{name}" for name in stages}
+    (ws / "stages" / "probe.py").write_text("import pathlib, speech_mnist\n"
+                                            "print(pathlib.Path(speech_mnist.__file__).resolve())\n")
+    result = subprocess.run([sys.executable, "-m", "stages.probe"], cwd=ws, env=venv_env(),
                             capture_output=True, text=True, check=True)
     assert Path(result.stdout.strip()) == (ws / "speech_mnist" / "__init__.py").resolve()
