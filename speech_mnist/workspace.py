@@ -34,7 +34,12 @@ def make_workspace(root: Path, overrides=(), dvc: bool = False) -> Path:
     return root
 
 
+def stage_command(stage: str) -> list[str]:
+    """stages/<stage>.py as dvc.yaml runs it: as a module, so it imports the package beside it."""
+    return [sys.executable, "-m", f"stages.{stage}"]
+
+
 def run_stage(workspace: Path, stage: str, quiet: bool = True) -> subprocess.CompletedProcess:
-    """Run stages/<stage>.py in the workspace as dvc.yaml does; CalledProcessError (with output) if it fails."""
-    return subprocess.run([sys.executable, "-m", f"stages.{stage}"], cwd=workspace, env=venv_env(), check=True,
+    """Run a stage in the workspace; CalledProcessError (with its output) if it fails."""
+    return subprocess.run(stage_command(stage), cwd=workspace, env=venv_env(), check=True,
                           capture_output=quiet, text=True)

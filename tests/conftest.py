@@ -1,14 +1,13 @@
 """Shared fixtures: the real config, shrunk; real DVC workspaces in temporary folders."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from speech_mnist.config import compose_yaml
-from speech_mnist.workspace import make_workspace, venv_env
+from speech_mnist.workspace import make_workspace, stage_command, venv_env
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_CORPORA = (REPO / ".." / "shared" / "corpora").resolve()
@@ -42,7 +41,7 @@ def make_dvc_workspace(root: Path, overrides=()) -> Path:
 
 
 def run_stage(workspace: Path, stage: str) -> subprocess.CompletedProcess:
-    return run([sys.executable, "-m", f"stages.{stage}"], cwd=workspace)
+    return run(stage_command(stage), cwd=workspace)
 
 
 @pytest.fixture

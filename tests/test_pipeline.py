@@ -155,7 +155,7 @@ def test_every_stage_imports_the_package_beside_it(tmp_path):
     """Queued `dvc exp run`s and benchmarks run stages in a copy of the repo; the venv's editable
     install points at the repo itself. Run as modules, stages import the copy's package, the code
     DVC hashed as their deps, so editing the repo during a sweep cannot leak into it."""
-    from speech_mnist.workspace import make_workspace, venv_env
+    from speech_mnist.workspace import make_workspace, stage_command, venv_env
 
     ws = make_workspace(tmp_path / "ws", TINY)
     stages = yaml.safe_load((ws / "dvc.yaml").read_text())["stages"]
@@ -163,6 +163,6 @@ def test_every_stage_imports_the_package_beside_it(tmp_path):
         {name: f"python -m stages.{name}" for name in stages}
     (ws / "stages" / "probe.py").write_text("import pathlib, speech_mnist\n"
                                             "print(pathlib.Path(speech_mnist.__file__).resolve())\n")
-    result = subprocess.run([sys.executable, "-m", "stages.probe"], cwd=ws, env=venv_env(),
+    result = subprocess.run(stage_command("probe"), cwd=ws, env=venv_env(),
                             capture_output=True, text=True, check=True)
     assert Path(result.stdout.strip()) == (ws / "speech_mnist" / "__init__.py").resolve()
