@@ -13,6 +13,7 @@ import yaml
 
 from conftest import TINY, make_dvc_workspace, run
 from speech_mnist.files import load_npz
+from speech_mnist.workspace import make_workspace, stage_command, venv_env
 
 pytestmark = pytest.mark.slow
 
@@ -123,8 +124,6 @@ def test_predict_reports_a_broken_file_in_one_line_and_goes_on(built, tmp_path):
 
 
 def test_predict_without_models_names_the_command_to_run(tmp_path):
-    from speech_mnist.workspace import make_workspace
-
     ws = make_workspace(tmp_path / "fresh", TINY)
     result = predict(ws, str(tmp_path / "any.wav"))
     assert result.returncode == 2 and "dvc repro" in result.stderr and "dvc pull" in result.stderr
@@ -155,8 +154,6 @@ def test_every_stage_imports_the_package_beside_it(tmp_path):
     """Queued `dvc exp run`s and benchmarks run stages in a copy of the repo; the venv's editable
     install points at the repo itself. Run as modules, stages import the copy's package, the code
     DVC hashed as their deps, so editing the repo during a sweep cannot leak into it."""
-    from speech_mnist.workspace import make_workspace, stage_command, venv_env
-
     ws = make_workspace(tmp_path / "ws", TINY)
     stages = yaml.safe_load((ws / "dvc.yaml").read_text())["stages"]
     assert {name: stage["cmd"] for name, stage in stages.items()} == \
