@@ -33,6 +33,17 @@ def confusion_matrix(actual: np.ndarray, predicted: np.ndarray, words: list[str]
     return pd.DataFrame(matrix, index=pd.Index(words, name="actual"), columns=pd.Index(words, name="predicted"))
 
 
+def write_confusion(actual: np.ndarray, predicted: np.ndarray, words: list[str], title: str, folder: Path,
+                    name: str) -> pd.DataFrame:
+    """<folder>/<name>.csv (one row per test word, for `dvc plots`) and <name>.png (the heat map);
+    returns the matrix."""
+    folder.mkdir(parents=True, exist_ok=True)
+    confusion_table(actual, predicted, words).to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+    matrix = confusion_matrix(actual, predicted, words)
+    plot_confusion(matrix, title, folder / f"{name}.png")
+    return matrix
+
+
 def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> None:
     """A heat map with counts in the cells, like the seed's."""
     import matplotlib

@@ -93,6 +93,17 @@ def stage_run(stage: str, params: dict):
         yield run
 
 
+def log_results(model: str, metrics: dict, matrix, figure: Path) -> None:
+    """A model's held-out results in the active run: accuracy, recall per word, and its confusion
+    matrix as a figure and a table at fixed artifact paths."""
+    import mlflow
+
+    mlflow.log_metric(f"{model}_accuracy", metrics["accuracy"])
+    mlflow.log_metrics({f"{model}_recall_{word}": recall for word, recall in metrics["recall"].items()})
+    mlflow.log_artifact(figure, "confusion")  # -> confusion/<model>.png
+    mlflow.log_table(matrix.reset_index(), CONFUSION_TABLE.format(model=model))
+
+
 def epoch_logger():
     """A Keras callback that logs every epoch's metrics to the active MLflow run."""
     import keras

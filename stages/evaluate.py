@@ -23,7 +23,7 @@ METRICS = Path("metrics/evaluate.json")
 def main() -> None:
     params = load_params()
     corpus, settings = params["corpus"], params["transfer"]
-    (PLOTS / "confusion").mkdir(parents=True, exist_ok=True)
+    PLOTS.mkdir(exist_ok=True)
     cnn, svm = models.load_keras("models/cnn.keras"), transfer.load_svm("models/svm.skops")
 
     x, digits_actual, digits = load_split(STAMPS / f"{corpus['digits']}.npz", "test")
@@ -46,16 +46,10 @@ def main() -> None:
 
     with tracking.stage_run("evaluate", params):
         for name, (actual, predicted, vocab) in results.items():
-            E.confusion_table(actual, predicted, vocab).to_csv(PLOTS / "confusion" / f"{name}.csv", index=False,
-                                                               lineterminator="\n")
-            matrix = E.confusion_matrix(actual, predicted, vocab)
-            title = f"{name.upper()} on held-out {corpus['digits' if name == 'cnn' else 'transfer']}: " \
-                    f"{metrics[name]['accuracy']:.1%}"
-            E.plot_confusion(matrix, title, PLOTS / "confusion" / f"{name}.png")
-            mlflow.log_artifact(PLOTS / "confusion" / f"{name}.png", "confusion")  # -> confusion/<name>.png
-            mlflow.log_table(matrix.reset_index(), tracking.CONFUSION_TABLE.format(model=name))
-            mlflow.log_metric(f"{name}_accuracy", metrics[name]["accuracy"])
-            mlflow.log_metrics({f"{name}_recall_{w}": r for w, r in metrics[name]["recall"].items()})
+            tested = corpus["digits" if name == "cnn" else "transfer"]
+            title = f"{name.upper()} on held-out {tested}: {metrics[name]['accuracy']:.1%}"
+            matrix = E.write_confusion(actual, predicted, vocab, title, PLOTS / "confusion", name)
+            tracking.log_results(name, metrics[name], matrix, PLOTS / "confusion" / f"{name}.png")
         mlflow.log_metrics({f"svm_accuracy_{k}": a for k, a in metrics["transfer_curve"].items()})
         mlflow.log_artifact(PLOTS / "transfer_curve.png")
     print(f"CNN {metrics['cnn']['accuracy']:.1%} on {len(digits_actual)} held-out {corpus['digits']} words; "

@@ -68,3 +68,20 @@ def test_two_workers_on_a_fresh_store_both_log(store, tmp_path):
 
 def test_flatten_nests_with_dots():
     assert tracking.flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": None}) == {"a.b": 1, "a.c.d": "[1, 2]", "e": None}
+
+
+def test_log_results_puts_the_confusion_matrix_at_fixed_paths(store, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from speech_mnist import evaluation
+
+    actual, predicted, words = [0, 1, 1], [0, 1, 0], ["yes", "no"]
+    matrix = evaluation.write_confusion(actual, predicted, words, "t", tmp_path / "plots", "svm")
+    metrics = evaluation.classification_metrics(actual, predicted, words)
+    with tracking.stage_run("evaluate", {}) as run:
+        tracking.log_results("svm", metrics, matrix, tmp_path / "plots/svm.png")
+    client = MlflowClient(store)
+    logged = client.get_run(run.info.run_id).data.metrics
+    assert logged["svm_recall_no"] == 0.5 and logged["svm_accuracy"] == metrics["accuracy"]
+    paths = {a.path for a in client.list_artifacts(run.info.run_id, "confusion")}
+    assert paths == {"confusion/svm.png", "confusion/svm.json"}
