@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from speech_mnist import tracking
+from speech_mnist import evaluation, tracking
 from speech_mnist.workspace import venv_env
 
 
@@ -72,8 +72,6 @@ def test_flatten_nests_with_dots():
 
 def test_log_results_puts_the_confusion_matrix_at_fixed_paths(store, tmp_path):
     from mlflow.tracking import MlflowClient
-
-    from speech_mnist import evaluation
 
     actual, predicted, words = [0, 1, 1], [0, 1, 0], ["yes", "no"]
     matrix = evaluation.write_confusion(actual, predicted, words, "t", tmp_path / "plots", "svm")
