@@ -34,14 +34,14 @@ def confusion_matrix(actual: np.ndarray, predicted: np.ndarray, words: list[str]
 
 
 def write_confusion(actual: np.ndarray, predicted: np.ndarray, words: list[str], title: str, folder: Path,
-                    name: str) -> pd.DataFrame:
+                    name: str) -> tuple[pd.DataFrame, Path]:
     """<folder>/<name>.csv (one row per test word, for `dvc plots`) and <name>.png (the heat map);
-    returns the matrix."""
+    returns the matrix and the heat map's path."""
     folder.mkdir(parents=True, exist_ok=True)
     confusion_table(actual, predicted, words).to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
-    matrix = confusion_matrix(actual, predicted, words)
-    plot_confusion(matrix, title, folder / f"{name}.png")
-    return matrix
+    matrix, figure = confusion_matrix(actual, predicted, words), folder / f"{name}.png"
+    plot_confusion(matrix, title, figure)
+    return matrix, figure
 
 
 def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> None:

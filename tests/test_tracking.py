@@ -74,10 +74,10 @@ def test_log_results_puts_the_confusion_matrix_at_fixed_paths(store, tmp_path):
     from mlflow.tracking import MlflowClient
 
     actual, predicted, words = [0, 1, 1], [0, 1, 0], ["yes", "no"]
-    matrix = evaluation.write_confusion(actual, predicted, words, "t", tmp_path / "plots", "svm")
+    matrix, figure = evaluation.write_confusion(actual, predicted, words, "t", tmp_path / "plots", "svm")
     metrics = evaluation.classification_metrics(actual, predicted, words)
     with tracking.stage_run("evaluate", {}) as run:
-        tracking.log_results("svm", metrics, matrix, tmp_path / "plots/svm.png")
+        tracking.log_results("svm", metrics, matrix, figure)
     client = MlflowClient(store)
     logged = client.get_run(run.info.run_id).data.metrics
     assert logged["svm_recall_no"] == 0.5 and logged["svm_accuracy"] == metrics["accuracy"]
