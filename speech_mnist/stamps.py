@@ -1,5 +1,6 @@
 """Stamps: every word as a fixed-size log-spectrogram image, and the datasets made of them."""
 
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -11,10 +12,44 @@ from .files import save_npz
 PROVENANCE = ["word", "path", "recording", "speaker", "take", "split"]
 
 
+# The pretrained stamp: Google's speech embedding, as openwakeword ships it. It reads 16 kHz audio
+# and gives 96 numbers for every 0.775 s window, one window every 80 ms.
+EMBEDDING_RATE = 16000
+EMBEDDING_SIZE = 96
+
+
+@cache
+def speech_embedding_model():
+    from openwakeword.utils import AudioFeatures
+
+    return AudioFeatures(inference_framework="onnx", ncpu=1)  # one thread: the same bytes every run
+
+
+def pretrained_features(samples: np.ndarray, sample_rate: int, seconds: float) -> np.ndarray:
+    """(96, windows) speech embeddings of the word centred in `seconds` of silence.
+
+    The embedding model learned from far more speakers than a few-speaker corpus has, so
+    voices and accents the CNN never heard are already close to ones it did.
+    """
+    import librosa
+
+    audio = librosa.resample(samples, orig_sr=sample_rate, target_sr=EMBEDDING_RATE)
+    length = int(seconds * EMBEDDING_RATE)
+    start = max(0, (len(audio) - length) // 2)  # a longer word keeps its middle
+    audio = audio[start:start + length]
+    before = (length - len(audio)) // 2
+    audio = np.pad(audio, (before, length - len(audio) - before))
+    peak = np.abs(audio).max()
+    pcm = (audio * (0.5 * 32767 / peak if peak > 0 else 0)).astype(np.int16)  # the model reads 16-bit PCM
+    return speech_embedding_model().embed_clips(pcm[None], batch_size=1)[0].T
+
+
 def features(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
     """(bands, frames) time-frequency features of a word, frames at its natural length."""
     import librosa
 
+    if stamp["feature"] == "pretrained":
+        return pretrained_features(samples, sample_rate, stamp["seconds"])
     hop = int(sample_rate * stamp["hop_ms"] / 1000)
     kind = stamp["feature"]
     samples = np.pad(samples, (0, max(0, stamp["n_fft"] - len(samples))))
@@ -27,7 +62,7 @@ def features(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
         return np.log(mel + 1e-6)  # log filterbank energies, as python_speech_features' logfbank
     if kind == "mel":
         return librosa.power_to_db(mel, ref=np.max, top_db=80.0)
-    raise ValueError(f"unknown stamp.feature {kind!r}: use fbank, mel or mfcc")
+    raise ValueError(f"unknown stamp.feature {kind!r}: use fbank, mel, mfcc or pretrained")
 
 
 def to_stamp(feature: np.ndarray, frames: int, normalise: str = "stamp") -> np.ndarray:
@@ -36,13 +71,16 @@ def to_stamp(feature: np.ndarray, frames: int, normalise: str = "stamp") -> np.n
     normalise "stamp": one mean and scale for the whole stamp, as the seed. "band": each band's
     own mean over the word is removed first (cepstral mean normalisation): a microphone's or a
     voice's fixed colouring adds the same amount to a band in every frame, and goes with it.
+    "none": kept as they are (a pretrained stamp's numbers are already on the model's scale).
     """
     positions = np.linspace(0, feature.shape[1] - 1, frames)
     stretched = np.stack([np.interp(positions, np.arange(feature.shape[1]), row) for row in feature])
+    if normalise == "none":
+        return stretched.astype(np.float32)
     if normalise == "band":
         stretched = stretched - stretched.mean(axis=1, keepdims=True)
     elif normalise != "stamp":
-        raise ValueError(f"unknown stamp.normalise {normalise!r}: use stamp or band")
+        raise ValueError(f"unknown stamp.normalise {normalise!r}: use stamp, band or none")
     return ((stretched - stretched.mean()) / (stretched.std() + 1e-6)).astype(np.float32)
 
 

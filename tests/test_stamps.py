@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from conftest import compose
+from speech_mnist.corpus import trim_silence
+from speech_mnist.espeak import Espeak
 from speech_mnist.files import load_npz, save_npz
 from speech_mnist.stamps import assign_split, make_stamp, to_stamp
 
@@ -20,6 +22,31 @@ def test_every_word_gives_a_stamp_of_the_configured_size(feature, seconds):
     result = make_stamp(word, RATE, stamp)
     assert result.shape == (20, 40) and result.dtype == np.float32
     assert abs(result.mean()) < 1e-4 and abs(result.std() - 1) < 1e-3
+
+
+@pytest.mark.parametrize("seconds", [0.05, 0.4, 2.0])
+def test_a_pretrained_stamp_is_nine_speech_embeddings_of_any_word(seconds):
+    stamp = compose(["stamp=pretrained"])["stamp"]
+    word = np.random.default_rng(0).standard_normal(int(seconds * RATE)).astype(np.float32)
+    result = make_stamp(word, RATE, stamp)
+    assert result.shape == (96, 9) and result.dtype == np.float32 and np.isfinite(result).all()
+    assert np.array_equal(result, make_stamp(word, RATE, stamp))  # the same bytes every time
+    assert np.allclose(result, make_stamp(word * 0.1, RATE, stamp), atol=1e-3)  # level does not matter
+
+
+def test_pretrained_stamps_match_words_across_voices():
+    """The embedding model knows speech: each word said by one eSpeak voice is nearest to the
+    same word said by another voice, with no training on either."""
+    engine, stamp = Espeak(), compose(["stamp=pretrained"])["stamp"]
+    vocab = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+    def stamps(voice):
+        return np.stack([make_stamp(trim_silence(engine.say(w, voice, 150, 50)).astype(np.float32) / 32768,
+                                    engine.sample_rate, stamp).ravel() for w in vocab])
+
+    a, b = stamps("en-us+m3"), stamps("en+f4")
+    a, b = a / np.linalg.norm(a, axis=1, keepdims=True), b / np.linalg.norm(b, axis=1, keepdims=True)
+    assert list((b @ a.T).argmax(axis=1)) == list(range(len(vocab)))
 
 
 def test_stamp_does_not_depend_on_level():
