@@ -98,6 +98,10 @@ def cmd_listen(args) -> int:
     from .views import stamp_to_audio
 
     params = load_params(args.params)
+    if params["stamp"]["feature"] == "pretrained":
+        print("speech-mnist listen: pretrained stamps are speech embeddings, not spectrograms: "
+              "there is no audio to rebuild from them", file=sys.stderr)
+        return 2
     rate, data = params["audio"]["sample_rate"], load_npz(args.stamps)
     picked = [i for i in range(len(data["x"])) if not args.word or data["word"][i] == args.word][: args.count]
     if not picked:

@@ -163,3 +163,15 @@ def test_every_stage_imports_the_package_beside_it(tmp_path):
     result = subprocess.run(stage_command("probe"), cwd=ws, env=venv_env(),
                             capture_output=True, text=True, check=True)
     assert Path(result.stdout.strip()) == (ws / "speech_mnist" / "__init__.py").resolve()
+
+
+def test_pretrained_preset_runs_through_and_rebuilds_byte_identically(tmp_path):
+    """preset=pretrained swaps the stamp for speech embeddings: every stage still runs on it,
+    and the embedding model gives the same bytes on a rebuild."""
+    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "preset=pretrained"])
+    repro(ws)
+    assert load_npz(ws / "data/stamps/num.npz")["x"].shape[1:] == (96, 9)
+    assert 0 <= json.loads((ws / "metrics/evaluate.json").read_text())["svm"]["accuracy"] <= 1
+    before = out_hashes(ws)
+    repro(ws, "--force")
+    assert out_hashes(ws) == before

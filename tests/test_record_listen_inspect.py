@@ -103,3 +103,14 @@ def test_listen_rebuilds_audible_words_from_stamps(tmp_path):
                     "-o", str(out), "--params", str(REPO / "params.yaml")], check=True, capture_output=True)
     audio, rate = sf.read(out)
     assert rate == RATE and len(audio) > 0.5 * RATE and np.std(audio) > 0.01
+
+
+def test_listen_refuses_pretrained_stamps(tmp_path):
+    from speech_mnist.config import write_params
+
+    params = write_params(["stamp=pretrained"], REPO / "conf", tmp_path / "params.yaml")
+    save_npz(tmp_path / "s.npz", x=np.zeros((1, 96, 9), np.float32), word=np.array(["fox"]))
+    out = tmp_path / "fox.wav"
+    result = subprocess.run([sys.executable, "-m", "speech_mnist", "listen", "--stamps", str(tmp_path / "s.npz"),
+                             "-o", str(out), "--params", str(params)], capture_output=True, text=True)
+    assert result.returncode == 2 and "not spectrograms" in result.stderr and not out.exists()
