@@ -1,4 +1,4 @@
-"""Stamps: every word as a fixed-size log-spectrogram image, and the datasets made of them."""
+"""Stamps: every word as a fixed-size image (a log spectrogram, or pretrained speech embeddings), and their datasets."""
 
 from functools import cache
 from pathlib import Path
@@ -15,7 +15,6 @@ PROVENANCE = ["word", "path", "recording", "speaker", "take", "split"]
 # The pretrained stamp: Google's speech embedding, as openwakeword ships it. It reads 16 kHz audio
 # and gives 96 numbers for every 0.775 s window, one window every 80 ms.
 EMBEDDING_RATE = 16000
-EMBEDDING_SIZE = 96
 
 
 @cache
