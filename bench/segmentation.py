@@ -4,7 +4,8 @@ and on continuous recordings built from real speech (FSDD and the commands corpu
     python bench/segmentation.py [--corpora ../shared/corpora]
 
 Prints, per corpus and vocab, the share of recordings split into the right number of words,
-boundary error and word precision/recall; and the seed notebook's method on the same
+boundary error, word precision/recall, and the share of the words the stage keeps whose label
+is the word they overlap most; and the seed notebook's method on the same
 recordings, for comparison. Nothing is written to the repository.
 """
 
@@ -61,7 +62,8 @@ def main() -> None:
                     rows.append({"corpus": corpus, "vocab": vocab, "method": method, "recordings": m["recordings_scored"],
                                  "right count": f"{m['right_count_rate']:.1%}",
                                  "boundary ms (median / p95)": f"{m['boundary_error_ms_median']} / {m['boundary_error_ms_p95']}",
-                                 "precision": m["word_precision"], "recall": m["word_recall"]})
+                                 "precision": m["word_precision"], "recall": m["word_recall"],
+                                 "labels right": m.get("words_labelled_right", "")})
     print(pd.DataFrame(rows).to_string(index=False))
 
 

@@ -6,6 +6,8 @@ running noise floor and chosen where the word count is steadiest; clicks are dro
 bridged, and each word's edges widened over weak onsets and then trimmed to its own dynamic range.
 """
 
+from dataclasses import dataclass
+
 import numpy as np
 
 
@@ -35,31 +37,45 @@ def noise_floor(energy: np.ndarray, params: dict) -> np.ndarray:
     return percentile_filter(energy, params["floor_percentile"], size=window, mode="nearest")
 
 
+@dataclass(frozen=True)
+class Found:
+    """The words of a recording, and how far their count can be trusted."""
+
+    spans: list[tuple[float, float]]  # (start, end) in seconds of each word, without padding
+    steady_db: float  # the span of threshold levels, in dB, that all give this many words
+
+
 def find_words(samples: np.ndarray, sample_rate: int, params: dict, expected: int | None = None):
-    """(start, end) in seconds of each word, without padding; [] when there is no speech.
+    """(start, end) in seconds of each word, without padding; [] when there is no speech."""
+    return locate_words(samples, sample_rate, params, expected).spans
+
+
+def locate_words(samples: np.ndarray, sample_rate: int, params: dict, expected: int | None = None) -> Found:
+    """The words of a recording, with the steadiness of their count.
 
     Words are runs of frames above a level over the noise floor. Which level? The one in the
     middle of the widest range of levels that all give the same number of words: the count
     that least depends on the threshold. When the recording is known to say `expected`
     words, only levels giving that count are considered (if none does, the closest count
-    wins and the caller sees the mismatch).
+    wins and the caller sees the mismatch). A narrow range means the count is a guess: a
+    noise burst may have been taken for a word while a quiet word was missed.
     """
     if samples.size == 0 or not np.any(samples):
-        return []
+        return Found([], 0.0)
     energy = band_energy_db(samples, sample_rate, params)
     floor = noise_floor(energy, params)
     if np.max(energy - floor) < params["speech_db"]:
-        return []  # nothing stands out of the noise: silence, hum or steady noise
+        return Found([], 0.0)  # nothing stands out of the noise: silence, hum or steady noise
     hop_s = params["hop_ms"] / 1000
     levels = np.arange(params["min_db"], params["max_db"] + 1e-9, params["step_db"])
     counts = np.array([len(_spans_above(energy, floor + level, hop_s, params)) for level in levels])
-    level = _steadiest_level(levels, counts, expected)
+    level, run = _steadiest_level(levels, counts, expected)
     if level is None:
-        return []
+        return Found([], 0.0)
     spans = _spans_above(energy, floor + level, hop_s, params)
     spans = _widen(spans, energy, floor + min(level, params["edge_db"]), hop_s, params)
     spans = [_tighten(span, energy, hop_s, params["word_range_db"]) for span in spans]
-    return [(round(a, 4), round(b, 4)) for a, b in spans]
+    return Found([(round(a, 4), round(b, 4)) for a, b in spans], run * params["step_db"])
 
 
 def _spans_above(energy, threshold, hop_s, params) -> list[tuple[float, float]]:
@@ -74,8 +90,9 @@ def _spans_above(energy, threshold, hop_s, params) -> list[tuple[float, float]]:
     return [(a, b) for a, b in spans if b - a >= params["min_word_s"]]
 
 
-def _steadiest_level(levels: np.ndarray, counts: np.ndarray, expected: int | None) -> float | None:
-    """The middle level of the longest run of equal, non-zero counts (restricted to `expected`)."""
+def _steadiest_level(levels: np.ndarray, counts: np.ndarray, expected: int | None) -> tuple[float | None, int]:
+    """The middle level of the longest run of equal, non-zero counts (restricted to `expected`),
+    and the run's length in levels."""
     if expected is not None and expected in counts:
         allowed = counts == expected
     elif expected is not None and counts.max() > 0:
@@ -90,7 +107,7 @@ def _steadiest_level(levels: np.ndarray, counts: np.ndarray, expected: int | Non
         if allowed[i] and j - i + 1 > best_len:
             best, best_len = (levels[i] + levels[j]) / 2, j - i + 1
         i = j + 1
-    return best
+    return best, best_len
 
 
 def _widen(spans, energy, edge_level, hop_s, params) -> list[tuple[float, float]]:
@@ -189,8 +206,23 @@ def score(results: list[tuple[list, list]]) -> dict:
     }
 
 
-def segmentation_metrics(found: dict, truth, recordings: int, rejected: int) -> dict:
-    """The segment stage's metrics; `found` maps recording -> spans, `truth` is boundaries.csv."""
+def labelled_right(words, truth) -> float:
+    """Share of written words whose label is the true word they overlap most.
+
+    A count that is right by accident (a noise burst in, a quiet word out) shifts every label
+    after it by one word: these words train and test the CNN under their neighbour's name.
+    """
+    right = 0
+    for word in words.itertuples():
+        table = truth[truth["recording"] == word.recording]
+        overlap = np.minimum(word.end, table["end"]) - np.maximum(word.start, table["start"])
+        right += overlap.max() > 0 and table["word"].iloc[int(np.argmax(overlap))] == word.word
+    return round(right / len(words), 4) if len(words) else 0.0
+
+
+def segmentation_metrics(found: dict, truth, recordings: int, rejected: int, words=None) -> dict:
+    """The segment stage's metrics; `found` maps recording -> spans, `truth` is boundaries.csv,
+    `words` the manifest of the words written."""
     metrics = {
         "recordings": recordings,
         "rejected": rejected,
@@ -199,4 +231,6 @@ def segmentation_metrics(found: dict, truth, recordings: int, rejected: int) -> 
     for vocab, table in sorted(truth.groupby("vocab")):
         pairs = [(found.get(rec, []), list(zip(g["start"], g["end"]))) for rec, g in sorted(table.groupby("recording"))]
         metrics[f"truth_{vocab}"] = score(pairs)
+        if words is not None:
+            metrics[f"truth_{vocab}"]["words_labelled_right"] = labelled_right(words[words["vocab"] == vocab], table)
     return metrics

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .audio import BadAudio, is_audio_name, normalise_level, read_audio, write_wav
 from .corpus import parse_recording_name
-from .segment import cut, find_words
+from .segment import cut, locate_words
 
 WORD_COLUMNS = ["path", "recording", "vocab", "word", "speaker", "take", "start", "end"]
 REJECT_COLUMNS = ["recording", "reason"]
@@ -26,6 +26,7 @@ class Segmented:
     take: int
     words: list[str]
     spans: list[tuple[float, float]]
+    steady_db: float
     samples: np.ndarray
 
 
@@ -56,9 +57,9 @@ def split_recording(path: Path, vocabs: dict, audio: dict, params: dict) -> Segm
     words = vocabs[name.vocab]["words"]
     samples = load_recording(path, audio)
     expected = len(words) if params["use_vocab_count"] else None
-    spans = find_words(samples, audio["sample_rate"], params, expected)
-    result = Segmented(path.name, name.vocab, name.speaker, name.take, words, spans, samples)
-    if not spans:
+    found = locate_words(samples, audio["sample_rate"], params, expected)
+    result = Segmented(path.name, name.vocab, name.speaker, name.take, words, found.spans, found.steady_db, samples)
+    if not found.spans:
         raise Rejected("no speech found (silent or only noise)")
     return result
 
@@ -66,6 +67,17 @@ def split_recording(path: Path, vocabs: dict, audio: dict, params: dict) -> Segm
 def check_count(segmented: Segmented) -> None:
     if len(segmented.spans) != len(segmented.words):
         raise Rejected(f"found {len(segmented.spans)} words, vocab {segmented.vocab!r} has {len(segmented.words)}")
+
+
+def check_steady(segmented: Segmented, min_steady_db: float) -> None:
+    """Reject a count that only a narrow band of thresholds gives.
+
+    Such a count is usually right by accident: a noise burst taken for a word while a quiet
+    word was missed, so every word after it would carry its neighbour's label.
+    """
+    if segmented.steady_db < min_steady_db:
+        raise Rejected(f"unsure where the words are: the count of {len(segmented.spans)} holds over only "
+                       f"{segmented.steady_db:g} dB of threshold (segment.min_steady_db: {min_steady_db:g})")
 
 
 def write_words(segmented: Segmented, out_dir: Path, sample_rate: int, pad_s: float) -> list[list]:

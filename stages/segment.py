@@ -2,7 +2,8 @@
 
 Also writes data/words/manifest.csv (where each word was found), data/words/rejects.csv
 (recordings left out, and why) and metrics/segment.json (counts and, against the true
-boundaries where the corpus knows them, boundary error, precision and recall).
+boundaries where the corpus knows them, boundary error, precision, recall and the share of
+written words that carry their true label).
 """
 
 import json
@@ -32,14 +33,15 @@ def main() -> None:
             segmented = W.split_recording(path, vocabs, audio, seg)
             found[path.name] = segmented.spans
             W.check_count(segmented)
+            W.check_steady(segmented, seg["min_steady_db"])
         except W.Rejected as reason:
             rejects.append([path.name, str(reason)])
             continue
         rows += W.write_words(segmented, OUT, audio["sample_rate"], seg["pad_s"])
-    W.write_table(rows, W.WORD_COLUMNS, OUT / "manifest.csv")
+    manifest = W.write_table(rows, W.WORD_COLUMNS, OUT / "manifest.csv")
     W.write_table(rejects, W.REJECT_COLUMNS, OUT / "rejects.csv")
     truth = pd.read_csv(RECORDINGS / "boundaries.csv")
-    metrics = segmentation_metrics(found, truth, recordings=len(recordings), rejected=len(rejects))
+    metrics = segmentation_metrics(found, truth, len(recordings), len(rejects), manifest)
     METRICS.parent.mkdir(exist_ok=True)
     METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
     print(f"{len(rows)} words from {len(recordings)} recordings; {len(rejects)} rejected, see {OUT}/rejects.csv")

@@ -16,11 +16,13 @@ from speech_mnist.espeak import Espeak
 ANIMALS = ["cat", "dog", "fox", "bird"]
 
 
-def spoken(words: list[str], seed: int = 0) -> tuple[np.ndarray, int]:
-    """A continuous recording of `words` by eSpeak at 22050 Hz, with pauses and room tone."""
+def spoken(words: list[str], seed: int = 0, faint_db: float = 0.0) -> tuple[np.ndarray, int]:
+    """A continuous recording of `words` by eSpeak at 22050 Hz, with pauses and room tone;
+    the last word `faint_db` quieter than the others."""
     engine = Espeak()
     rng = np.random.default_rng(seed)
     clips = [trim_silence(engine.say(w, "en-us+m3", 150, 50)).astype(np.float32) / 32768 for w in words]
+    clips[-1] *= 10 ** (-faint_db / 20)
     samples, _ = assemble(clips, engine.sample_rate, rng, room_tone(engine.sample_rate * 3, engine.sample_rate, rng),
                           (0.4, 0.8), (30, 35), 3)
     return samples, engine.sample_rate
@@ -42,6 +44,7 @@ BAD = {  # name -> the words its rejects reason must contain
     "animals_text_0.wav": "not readable as audio",
     "animals_silent_0.wav": "no speech",
     "animals_short_0.wav": "found 3 words",
+    "animals_faint_0.wav": "unsure where the words are",
     "animals_bad-name.wav": "name is not",
     "planets_x_0.wav": "unknown vocab",
     "notes_x_0.txt": "not an audio file name",
@@ -63,6 +66,8 @@ def write_inputs(raw):
     sf.write(raw / "animals_silent_0.wav", np.zeros(rate * 3), rate)
     short, _ = spoken(ANIMALS[:3], seed=1)
     sf.write(raw / "animals_short_0.wav", short, rate)
+    faint, _ = spoken(ANIMALS, faint_db=38)  # "bird" barely over the room tone
+    sf.write(raw / "animals_faint_0.wav", faint, rate)
     sf.write(raw / "animals_bad-name.wav", samples, rate)
     sf.write(raw / "planets_x_0.wav", samples, rate)
     (raw / "notes_x_0.txt").write_text("not a recording")
