@@ -95,21 +95,21 @@ def cmd_listen(args) -> int:
     from .audio import write_wav
     from .config import load_params
     from .files import load_npz
-    from .views import stamp_to_audio
+    from .views import NoAudio, stamp_to_audio
 
     params = load_params(args.params)
-    if params["stamp"]["feature"] == "pretrained":
-        print("speech-mnist listen: pretrained stamps are speech embeddings, not spectrograms: "
-              "there is no audio to rebuild from them", file=sys.stderr)
-        return 2
     rate, data = params["audio"]["sample_rate"], load_npz(args.stamps)
     picked = [i for i in range(len(data["x"])) if not args.word or data["word"][i] == args.word][: args.count]
     if not picked:
         print(f"no stamps of {args.word!r} in {args.stamps}", file=sys.stderr)
         return 1
     gap = np.zeros(int(0.3 * rate), np.float32)
-    audio = np.concatenate([part for i in picked for part in
-                            (stamp_to_audio(data["x"][i], rate, params["stamp"], args.seconds), gap)])
+    try:
+        audio = np.concatenate([part for i in picked for part in
+                                (stamp_to_audio(data["x"][i], rate, params["stamp"], args.seconds), gap)])
+    except NoAudio as error:
+        print(f"speech-mnist listen: {error}", file=sys.stderr)
+        return 2
     write_wav(args.output, audio / (np.abs(audio).max() or 1) * 0.9, rate)
     print(f"{len(picked)} stamps ({', '.join(str(data['word'][i]) for i in picked)}) -> {args.output}")
     return 0

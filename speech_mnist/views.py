@@ -48,6 +48,10 @@ def plot_segmentation(samples: np.ndarray, rate: int, spans: list, params: dict,
     save_figure(fig, path)
 
 
+class NoAudio(ValueError):
+    """The stamp holds no spectrogram to rebuild audio from."""
+
+
 def stamp_to_audio(stamp_image: np.ndarray, rate: int, stamp: dict, seconds: float, range_db: float = 60.0):
     """Griffin-Lim audio from a stamp (bands x frames), stretched back to `seconds`.
 
@@ -55,6 +59,9 @@ def stamp_to_audio(stamp_image: np.ndarray, rate: int, stamp: dict, seconds: flo
     `range_db` dB. MFCC stamps are inverted through librosa's mfcc_to_audio.
     """
     import librosa
+
+    if stamp["feature"] == "pretrained":
+        raise NoAudio("pretrained stamps are speech embeddings, not spectrograms: there is no audio to rebuild from them")
 
     hop = int(rate * stamp["hop_ms"] / 1000)
     frames = max(2, int(round(seconds * rate / hop)))

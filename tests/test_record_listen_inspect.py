@@ -114,3 +114,10 @@ def test_listen_refuses_pretrained_stamps(tmp_path):
     result = subprocess.run([sys.executable, "-m", "speech_mnist", "listen", "--stamps", str(tmp_path / "s.npz"),
                              "-o", str(out), "--params", str(params)], capture_output=True, text=True)
     assert result.returncode == 2 and "not spectrograms" in result.stderr and not out.exists()
+
+
+def test_stamp_to_audio_refuses_embeddings_from_python_too():
+    from speech_mnist.views import NoAudio, stamp_to_audio
+
+    with pytest.raises(NoAudio, match="not spectrograms"):
+        stamp_to_audio(np.zeros((96, 9), np.float32), RATE, {"feature": "pretrained"}, 0.5)
