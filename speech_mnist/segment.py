@@ -212,6 +212,7 @@ def labelled_right(words, truth) -> float:
     A count that is right by accident (a noise burst in, a quiet word out) shifts every label
     after it by one word: these words train and test the CNN under their neighbour's name.
     """
+    words = words[words["recording"].isin(truth["recording"])]  # only where the truth is known
     right = 0
     for word in words.itertuples():
         table = truth[truth["recording"] == word.recording]
