@@ -1,12 +1,14 @@
 """Benchmark: accuracy of the whole pipeline on real speech, and on the synthetic default.
 
-    python bench/accuracy.py [--corpora ../shared/corpora] [--only takes,loso,synthetic] [-S key=value ...]
+    python bench/accuracy.py [--corpora ../shared/corpora] [--only takes,loso,synthetic]
+                             [--speakers george,theo] [-S key=value ...]
 
 Each figure is a real `dvc repro` of this pipeline in a throw-away DVC repository:
 - takes: FSDD digits, train on takes 5-49 of the 5 speakers, test on takes 0-4; and transfer to
   front/back/left/right/stop from 5 examples per word (commands corpus, held-out takes), through
   the configured features and again through the last conv block (`transfer=conv`);
-- loso: FSDD leave-one-speaker-out, train on 4 speakers and test on the 5th, every fold;
+- loso: FSDD leave-one-speaker-out, train on 4 speakers and test on the 5th, every fold
+  (or only the folds of --speakers; the mean is then over those folds);
 - synthetic: the default corpus, digits on held-out voices and animals at 5 shots.
 -S passes extra Hydra overrides (e.g. -S model=seed -S train.epochs=20) to every run.
 """
@@ -47,9 +49,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpora", type=Path, default=REPO.parent / "shared" / "corpora")
     parser.add_argument("--only", default="takes,loso,synthetic", help="comma-separated: takes, loso, synthetic")
+    parser.add_argument("--speakers", default=",".join(SPEAKERS), help="comma-separated folds of loso to run")
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra Hydra override")
     args = parser.parse_args()
     parts = args.only.split(",")
+    speakers = args.speakers.split(",")
+    if unknown := sorted(set(speakers) - set(SPEAKERS)):
+        parser.error(f"--speakers: not FSDD speakers: {', '.join(unknown)} (they are {', '.join(SPEAKERS)})")
     real = ["corpus=fsdd", f"corpus.root={args.corpora.resolve()}", *args.overrides]
     with tempfile.TemporaryDirectory() as tmp:
         if "takes" in parts or "loso" in parts:
@@ -59,12 +65,12 @@ def main() -> None:
             print(line("  the same, transfer=conv", repro(ws, [*real, "transfer=conv"])), flush=True)
         if "loso" in parts:
             folds = []
-            for speaker in SPEAKERS:
+            for speaker in speakers:
                 fold = [*real, "corpus.vocabs.num.split.by=speaker", f"corpus.vocabs.num.split.test=[{speaker}]"]
                 folds.append(repro(ws, fold))
                 print(line(f"FSDD leave out {speaker}", folds[-1]), flush=True)
             mean = sum(f["cnn"]["accuracy"] for f in folds) / len(folds)
-            print(f"{'FSDD leave-one-speaker-out, mean':<34} CNN {mean:7.2%}")
+            print(f"{f'FSDD leave-one-speaker-out, mean of {len(folds)}':<34} CNN {mean:7.2%}")
         if "synthetic" in parts:
             ws = make_workspace(Path(tmp) / "synthetic", args.overrides, dvc=True)
             print(line("synthetic, held-out voices", repro(ws, args.overrides)), flush=True)
