@@ -13,6 +13,7 @@ import yaml
 
 from conftest import TINY, make_dvc_workspace, run
 from speech_mnist.files import load_npz
+from speech_mnist.transfer import load_svm
 from speech_mnist.workspace import make_workspace, stage_command, venv_env
 
 pytestmark = pytest.mark.slow
@@ -172,6 +173,8 @@ def test_pretrained_preset_runs_through_and_rebuilds_byte_identically(tmp_path):
     repro(ws)
     assert load_npz(ws / "data/stamps/num.npz")["x"].shape[1:] == (96, 9)
     assert 0 <= json.loads((ws / "metrics/evaluate.json").read_text())["svm"]["accuracy"] <= 1
+    # the preset transfers through the last conv block: far more features than the ten digit logits
+    assert load_svm(ws / "models/svm.skops").n_features_in_ > 10
     before = out_hashes(ws)
     repro(ws, "--force")
     assert out_hashes(ws) == before
