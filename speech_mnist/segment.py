@@ -213,9 +213,10 @@ def labelled_right(words, truth) -> float:
     after it by one word: these words train and test the CNN under their neighbour's name.
     """
     words = words[words["recording"].isin(truth["recording"])]  # only where the truth is known
+    truth_of = dict(tuple(truth.groupby("recording")))
     right = 0
     for word in words.itertuples():
-        table = truth[truth["recording"] == word.recording]
+        table = truth_of[word.recording]
         overlap = np.minimum(word.end, table["end"]) - np.maximum(word.start, table["start"])
         right += overlap.max() > 0 and table["word"].iloc[int(np.argmax(overlap))] == word.word
     return round(right / len(words), 4) if len(words) else 0.0
