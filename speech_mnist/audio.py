@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from .errors import first_line
+
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
 
 
@@ -23,7 +25,7 @@ def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     try:
         samples, rate = sf.read(path, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        raise BadAudio(f"not readable as audio: {_first_line(error)}") from None
+        raise BadAudio(f"not readable as audio: {first_line(error)}") from None
     if samples.shape[0] == 0:
         raise BadAudio("no samples in file")
     if not np.all(np.isfinite(samples)):
@@ -58,6 +60,3 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
 def is_audio_name(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES
 
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

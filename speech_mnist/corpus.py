@@ -17,6 +17,8 @@ import pandas as pd
 from .audio import is_audio_name, read_audio, resample, write_wav
 from .config import resolve_path
 
+# Notes a user keeps beside recordings in a folder corpus: never taken for recordings.
+NOTE_SUFFIXES = (".md", ".txt", ".rst", ".pdf", ".html")
 BOUNDARY_COLUMNS = ["recording", "vocab", "speaker", "take", "word", "start", "end"]
 # Clip trimming measures energy where speech is louder than room hum and hiss, in 4 ms frames.
 TRIM_ENERGY = {"band_hz": (300, 3800), "hop_ms": 4, "frame_ms": 16}
@@ -201,12 +203,16 @@ def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame
 
 
 def copy_folder(corpus: dict, out_dir: Path) -> pd.DataFrame:
-    """A user's own continuous recordings, copied byte for byte; their boundaries are unknown."""
+    """A user's own continuous recordings, copied byte for byte; their boundaries are unknown.
+
+    Notes kept beside them (README.md, *.txt) are left out; any other file is copied, so that the
+    segment stage reports it as a reject with its reason instead of losing it silently.
+    """
     source = resolve_path(corpus["path"])
     if not source.is_dir():
         raise FileNotFoundError(f"corpus.path {source} is not a folder of recordings")
     for path in sorted(source.iterdir()):
-        if path.is_file() and not path.name.startswith("."):
+        if path.is_file() and not path.name.startswith(".") and path.suffix.lower() not in NOTE_SUFFIXES:
             shutil.copyfile(path, out_dir / path.name)
     return pd.DataFrame(columns=BOUNDARY_COLUMNS)
 

@@ -5,6 +5,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from .errors import ModelUnreadable, first_line
 from .files import read_zip, renumber_object_ids, write_zip
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stage logs readable
@@ -91,6 +92,11 @@ def save_keras(model, path: Path) -> None:
 
 
 def load_keras(path: Path):
+    """The saved CNN. safe_mode refuses a file whose layers would run Python code (a Lambda layer):
+    models arrive by `dvc pull` from shared remotes, and loading one must never execute anything."""
     import keras
 
-    return keras.models.load_model(path, compile=False)
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many kinds (ValueError, OSError, zip and JSON errors)
+        raise ModelUnreadable(f"{path} cannot be loaded: {first_line(error)}") from error

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import save_npz
+from .files import load_npz, save_npz
 
 # The provenance columns stored beside each stamp.
 PROVENANCE = ["word", "path", "recording", "speaker", "take", "split"]
@@ -115,3 +115,12 @@ def save_dataset(path: Path, stamps: np.ndarray, words: pd.DataFrame, vocab_word
     labels = words["word"].map({w: i for i, w in enumerate(vocab_words)}).to_numpy(np.int64)
     columns = {c: words[c].to_numpy().astype(str if c != "take" else np.int64) for c in PROVENANCE}
     save_npz(path, x=stamps.astype(np.float32), y=labels, vocab=np.array(vocab_words), **columns)
+
+
+def load_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Stamps (n, bands, frames, 1), labels and provenance of one split of a vocab's dataset."""
+    data = load_npz(path)
+    keep = data["split"] == split
+    info = {k: v[keep] for k, v in data.items() if k not in ("x", "y", "vocab")}
+    info["vocab"] = [str(w) for w in data["vocab"]]
+    return data["x"][keep][..., None], data["y"][keep], info

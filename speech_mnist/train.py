@@ -7,17 +7,7 @@ import numpy as np
 from .audio import read_audio
 from .config import resolve_path
 from .corpus import load_noise, room_tone
-from .files import load_npz
 from .stamps import make_stamp
-
-
-def load_split(path: Path, split: str) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Stamps (n, bands, frames, 1), labels and provenance of one split of a vocab's dataset."""
-    data = load_npz(path)
-    keep = data["split"] == split
-    info = {k: v[keep] for k, v in data.items() if k not in ("x", "y", "vocab")}
-    info["vocab"] = [str(w) for w in data["vocab"]]
-    return data["x"][keep][..., None], data["y"][keep], info
 
 
 # --- augmentation ---------------------------------------------------------------------------

@@ -1,10 +1,23 @@
 """Transfer: a new vocab learned from k examples per word, through the digit CNN's outputs."""
 
+import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from .errors import ModelUnreadable, first_line
 from .files import read_zip, renumber_object_ids, write_zip
+
+# Every type that save_svm writes for an SVM of make_svm's kinds (a test saves each kind and loads
+# it back). A model file that names any other type is refused before anything in it is built:
+# skops builds objects by calling the types a file names, so a crafted file could run code.
+SVM_TYPES = frozenset({
+    "builtins.dict", "builtins.list", "builtins.str", "builtins.tuple",
+    "numpy.float64", "numpy.ndarray",
+    "sklearn.pipeline.Pipeline", "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.svm._classes.LinearSVC", "sklearn.svm._classes.SVC",
+})
 
 
 def featurise(extractor, stamps: np.ndarray) -> np.ndarray:
@@ -76,13 +89,36 @@ def save_svm(svm, path: Path) -> None:
 
 
 def load_svm(path: Path):
+    """The saved transfer SVM, after checking that the file names only the types an SVM holds."""
     import skops.io
 
-    trusted = skops.io.get_untrusted_types(file=path)
-    unexpected = [t for t in trusted if not t.startswith(("sklearn.", "numpy."))]
+    named = named_types(path)
+    unexpected = sorted(named - SVM_TYPES)
     if unexpected:
-        raise ValueError(f"{path} holds types other than scikit-learn's and numpy's: {unexpected}")
-    return skops.io.load(path, trusted=trusted)
+        raise ModelUnreadable(f"{path} is refused: it names types a transfer SVM never holds "
+                              f"({', '.join(unexpected)}), so loading it could run code")
+    untrusted = skops.io.get_untrusted_types(file=path)  # what skops itself would not build unasked
+    if set(untrusted) - SVM_TYPES:
+        raise ModelUnreadable(f"{path} is refused: skops does not trust {sorted(set(untrusted) - SVM_TYPES)}")
+    return skops.io.load(path, trusted=untrusted)
+
+
+def named_types(path: Path) -> set[str]:
+    """Every `module.class` that a skops file's schema names, at any depth."""
+    try:
+        schema = json.loads(read_zip(path)["schema.json"])
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise ModelUnreadable(f"{path} cannot be loaded: not a skops model file ({first_line(error)})") from None
+    names, todo = set(), [schema]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            if "__module__" in node and "__class__" in node:
+                names.add(f"{node['__module__']}.{node['__class__']}")
+            todo += node.values()
+        elif isinstance(node, list):
+            todo += node
+    return names
 
 
 def margins(svm, features: np.ndarray) -> np.ndarray:

@@ -35,6 +35,21 @@ def list_recordings(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix != ".csv")
 
 
+def stem_clashes(recordings: list[Path]) -> dict[str, str]:
+    """Recordings named alike but for the suffix (num_alice_0.wav, num_alice_0.ogg), with the reason
+    to reject each: their words would overwrite each other, and which one was meant is unknown."""
+    by_stem: dict[str, list[str]] = {}
+    for path in recordings:
+        by_stem.setdefault(path.stem, []).append(path.name)
+    return {name: f"another file has the same name but for the suffix ({', '.join(names)}): rename one"
+            for names in by_stem.values() if len(names) > 1 for name in names}
+
+
+def check_unique(path: Path, clashes: dict[str, str]) -> None:
+    if path.name in clashes:
+        raise Rejected(clashes[path.name])
+
+
 def load_recording(path: Path, audio: dict) -> np.ndarray:
     """Mono samples at the pipeline's rate, level-normalised; Rejected if unreadable."""
     try:

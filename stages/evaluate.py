@@ -14,7 +14,7 @@ import mlflow
 from speech_mnist import evaluation as E
 from speech_mnist import models, tracking, transfer
 from speech_mnist.config import load_params
-from speech_mnist.train import load_split
+from speech_mnist.stamps import load_split
 
 STAMPS, PLOTS = Path("data/stamps"), Path("plots")
 METRICS = Path("metrics/evaluate.json")

@@ -27,9 +27,11 @@ def main() -> None:
     vocabs, audio, seg = params["corpus"]["vocabs"], params["audio"], params["segment"]
     shutil.rmtree(OUT, ignore_errors=True)
     recordings = W.list_recordings(RECORDINGS)
+    clashes = W.stem_clashes(recordings)
     found, rows, rejects = {}, [], []
     for path in tqdm(recordings, desc="segment", unit="recording", disable=None):
         try:
+            W.check_unique(path, clashes)
             segmented = W.split_recording(path, vocabs, audio, seg)
             found[path.name] = segmented.spans
             W.check_count(segmented)

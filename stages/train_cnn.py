@@ -11,6 +11,7 @@ import numpy as np
 
 from speech_mnist import models, tracking, train
 from speech_mnist.config import load_params
+from speech_mnist.stamps import load_split
 
 STAMPS = Path("data/stamps")
 WORDS = Path("data/words")
@@ -21,8 +22,8 @@ METRICS = Path("metrics/train_cnn.json")
 def main() -> None:
     params = load_params()
     digits = params["corpus"]["digits"]
-    x_train, y_train, info = train.load_split(STAMPS / f"{digits}.npz", "train")
-    x_test, y_test, _ = train.load_split(STAMPS / f"{digits}.npz", "test")
+    x_train, y_train, info = load_split(STAMPS / f"{digits}.npz", "train")
+    x_test, y_test, _ = load_split(STAMPS / f"{digits}.npz", "test")
     models.seed_everything(params["train"]["seed"])
     if params["train"]["augment"]["copies"]:
         x_more, y_more = train.augmented_copies([WORDS / p for p in info["path"]], y_train, params)

@@ -12,7 +12,7 @@ import mlflow
 
 from speech_mnist import models, tracking, transfer
 from speech_mnist.config import load_params
-from speech_mnist.train import load_split
+from speech_mnist.stamps import load_split
 
 STAMPS = Path("data/stamps")
 CNN = Path("models/cnn.keras")

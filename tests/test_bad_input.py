@@ -47,8 +47,11 @@ BAD = {  # name -> the words its rejects reason must contain
     "animals_faint_0.wav": "unsure where the words are",
     "animals_bad-name.wav": "name is not",
     "planets_x_0.wav": "unknown vocab",
-    "notes_x_0.txt": "not an audio file name",
+    "animals_x_0.dat": "not an audio file name",
+    "animals_twin_0.wav": "same name but for the suffix",
+    "animals_twin_0.ogg": "same name but for the suffix",
 }
+NOTES = ["README.md", "notes.txt"]  # kept beside recordings: neither recordings nor rejects
 
 
 def write_inputs(raw):
@@ -70,7 +73,11 @@ def write_inputs(raw):
     sf.write(raw / "animals_faint_0.wav", faint, rate)
     sf.write(raw / "animals_bad-name.wav", samples, rate)
     sf.write(raw / "planets_x_0.wav", samples, rate)
-    (raw / "notes_x_0.txt").write_text("not a recording")
+    (raw / "animals_x_0.dat").write_text("not a recording")
+    sf.write(raw / "animals_twin_0.wav", samples, rate)
+    sf.write(raw / "animals_twin_0.ogg", samples, rate, format="OGG", subtype="VORBIS")
+    for name in NOTES:
+        (raw / name).write_text("# my recordings\n")
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +117,15 @@ def test_bad_input_is_rejected_with_its_reason(segmented, name):
 def test_every_input_is_accounted_for_and_unchanged(segmented):
     assert segmented["before"] == segmented["after"]
     accounted = set(segmented["manifest"]["recording"]) | set(segmented["rejects"].index)
-    assert accounted == set(segmented["before"])
+    assert accounted == set(segmented["before"]) - set(NOTES)
+
+
+def test_every_manifest_row_is_a_word_file_of_its_own(segmented):
+    paths = segmented["manifest"]["path"]
+    assert paths.is_unique
+    assert all((segmented["ws"] / "data/words" / p).is_file() for p in paths)
+    written = {str(p.relative_to(segmented["ws"] / "data/words")) for p in (segmented["ws"] / "data/words").rglob("*.wav")}
+    assert written == set(paths)
 
 
 def test_metrics_count_the_rejects(segmented):

@@ -1,0 +1,11 @@
+"""One-line reasons: what a user is shown when a file or an argument cannot be used."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class ModelUnreadable(ValueError):
+    """A model file that exists but cannot, or must not, be loaded; the message says why."""
