@@ -58,7 +58,7 @@ def main() -> None:
         recogniser = Recogniser(params, root=ws)
         right = total = exact_count = 0
         for recording, words in truth.groupby("recording"):
-            found = recogniser.recognise(ws / "data/recordings" / recording)
+            found = recogniser.recognise(ws / "data/recordings" / recording).words
             r, t = score_recording(found, words)
             right, total, exact_count = right + r, total + t, exact_count + (len(found) == len(words))
         recordings = truth["recording"].nunique()

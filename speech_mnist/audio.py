@@ -1,5 +1,6 @@
 """Reading, normalising and writing audio. Inputs are only ever read, never changed."""
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,7 @@ import soundfile as sf
 
 from .errors import first_line
 
+QUIET_DBFS = -60.0  # a peak below this is a microphone turned down or unplugged, not speech
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au")
 
 
@@ -59,4 +61,32 @@ def write_wav(path: str | Path, samples: np.ndarray, sample_rate: int) -> None:
 
 def is_audio_name(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES
+
+
+def warnings_about(path: Path, samples: np.ndarray) -> list[str]:
+    """What is odd about a recording that can still be used: one line each."""
+    warnings = []
+    held = wav_data_held(path)
+    if held is not None and held < 1:
+        warnings.append(f"truncated: the file holds {held:.0%} of the samples its header promises")
+    peak = float(np.max(np.abs(samples))) if samples.size else 0.0
+    peak_dbfs = 20 * np.log10(peak) if peak else -np.inf
+    if peak_dbfs < QUIET_DBFS:
+        warnings.append(f"very quiet: peak {peak_dbfs:.0f} dBFS (below {QUIET_DBFS:.0f}): check the microphone's level")
+    return warnings
+
+
+def wav_data_held(path: Path) -> float | None:
+    """For a WAV file, the share of the sample bytes its header promises that the file really holds
+    (libsndfile reads a cut-off file without a word); None for other formats or an unknown size."""
+    size = Path(path).stat().st_size
+    with open(path, "rb") as f:
+        if f.read(12)[8:12] != b"WAVE":
+            return None
+        while len(chunk := f.read(8)) == 8:
+            name, length = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"data":
+                return None if length in (0, 0xFFFFFFFF) else min(1.0, (size - f.tell()) / length)
+            f.seek(length + (length & 1), 1)  # chunks are padded to an even length
+    return None
 

@@ -1,8 +1,62 @@
-"""The `speech-mnist` command line (also `python -m speech_mnist`)."""
+"""The `speech-mnist` command line (also `python -m speech_mnist`).
+
+Commands that use the pipeline's models or params find the project from any folder inside it
+(the nearest folder above holding dvc.yaml) or from --project; a user's own files (recordings,
+outputs) are relative to the working directory.
+"""
 
 import argparse
 import sys
 from pathlib import Path
+
+from .errors import UserError, first_line
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a bad argument told in one line (no usage block) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see --help)\n")
+
+
+def positive_int(text: str) -> int:
+    value = int(text) if text.lstrip("-").isdigit() else None
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text!r}")
+    return value
+
+
+def output_file(*suffixes: str):
+    """An argparse type for a file to write: its folder exists, it is not a folder, its suffix fits."""
+
+    def check(text: str) -> Path:
+        path = Path(text)
+        if path.is_dir():
+            raise argparse.ArgumentTypeError(f"{text} is a folder; name a file ending in {' or '.join(suffixes)}")
+        if path.suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"{text}: the file name must end in {' or '.join(suffixes)}")
+        if not path.resolve().parent.is_dir():
+            raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist")
+        return path
+
+    return check
+
+
+def project_and_params(args) -> tuple[Path, dict]:
+    from .config import PARAMS_FILE, find_project, load_params
+
+    project = find_project(args.project)
+    return project, load_params(args.params or project / PARAMS_FILE)
 
 
 def cmd_params(args) -> int:
@@ -14,8 +68,7 @@ def cmd_params(args) -> int:
     try:
         path = write_params(args.overrides, conf_dir=args.conf, path=args.output)
     except (HydraException, OmegaConfBaseException) as error:
-        print(f"speech-mnist params: {str(error).splitlines()[0]}", file=sys.stderr)
-        return 2
+        raise UserError(first_line(error)) from None
     print(f"composed {args.conf}/config.yaml {' '.join(args.overrides)} -> {path}")
     return 0
 
@@ -24,9 +77,10 @@ def cmd_ui(args) -> int:
     """The MLflow UI on the project's store: compare runs' confusion matrices side by side."""
     import subprocess
 
+    from .config import find_project
     from .tracking import prepare_store, tracking_uri
 
-    uri = tracking_uri()
+    uri = tracking_uri(find_project(args.project))
     prepare_store(uri)
     print(f"MLflow UI on {uri}: http://{args.host}:{args.port}  (Ctrl-C to stop)")
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
@@ -40,27 +94,25 @@ def cmd_predict(args) -> int:
     from dataclasses import asdict
 
     from .audio import BadAudio
-    from .config import load_params
-    from .recognise import ModelsMissing, Recogniser
+    from .recognise import Recogniser
 
-    try:
-        recogniser = Recogniser(load_params(args.params), args.vocab)
-    except (ModelsMissing, ValueError, FileNotFoundError) as error:
-        print(f"speech-mnist predict: {error}", file=sys.stderr)
-        return 2
+    project, params = project_and_params(args)
+    recogniser = Recogniser(params, args.vocab, root=project)
     status, report = 0, []
     for path in args.files:
         try:
-            words = recogniser.recognise(Path(path))
+            heard = recogniser.recognise(Path(path))
         except (BadAudio, OSError) as error:
-            print(f"{path}: cannot read: {str(error).splitlines()[0]}", file=sys.stderr)
+            print(f"{path}: cannot read: {first_line(error)}", file=sys.stderr)
             report.append({"file": path, "error": str(error)})
             status = 1
             continue
-        report.append({"file": path, "words": [asdict(w) for w in words]})
+        for warning in heard.warnings:
+            print(f"{path}: warning: {warning}", file=sys.stderr)
+        report.append({"file": path, "words": [asdict(w) for w in heard.words], "warnings": heard.warnings})
         if not args.json:
-            print(f"{path}: " + (f"{len(words)} word(s)" if words else "no speech"))
-            for w in words:
+            print(f"{path}: " + (f"{len(heard.words)} word(s)" if heard.words else "no speech"))
+            for w in heard.words:
                 print(f"  {w.start:7.2f} {w.end:7.2f}  {w.word:<10} {w.score:8.4f}")
     if args.json:
         print(json.dumps(report, indent=2))
@@ -69,20 +121,22 @@ def cmd_predict(args) -> int:
 
 def cmd_inspect(args) -> int:
     """The seed's "play with segmentation" view of one recording, as a PNG."""
-    from .audio import BadAudio, normalise_level, read_audio
-    from .config import load_params
+    from .audio import BadAudio, normalise_level, read_audio, warnings_about
     from .segment import find_words
     from .views import plot_segmentation
 
-    params = load_params(args.params)
+    _, params = project_and_params(args)
     rate = params["audio"]["sample_rate"]
     try:
-        samples = normalise_level(read_audio(args.file, rate), params["audio"]["peak_dbfs"])
+        raw = read_audio(args.file, rate)
     except (BadAudio, OSError) as error:
-        print(f"{args.file}: cannot read: {str(error).splitlines()[0]}", file=sys.stderr)
+        print(f"{args.file}: cannot read: {first_line(error)}", file=sys.stderr)
         return 1
+    for warning in warnings_about(Path(args.file), raw):
+        print(f"{args.file}: warning: {warning}", file=sys.stderr)
+    samples = normalise_level(raw, params["audio"]["peak_dbfs"])
     spans = find_words(samples, rate, params["segment"], args.words)
-    output = Path(args.output or Path(args.file).with_suffix(".inspect.png").name)
+    output = args.output or Path(Path(args.file).stem + ".inspect.png")
     plot_segmentation(samples, rate, spans, params, output, f"{Path(args.file).name}: {len(spans)} words")
     print(f"{len(spans)} words: {', '.join(f'{a:.2f}-{b:.2f}s' for a, b in spans) or 'no speech'} -> {output}")
     return 0
@@ -93,23 +147,28 @@ def cmd_listen(args) -> int:
     import numpy as np
 
     from .audio import write_wav
-    from .config import load_params
     from .files import load_npz
     from .views import NoAudio, stamp_to_audio
 
-    params = load_params(args.params)
-    rate, data = params["audio"]["sample_rate"], load_npz(args.stamps)
+    project, params = project_and_params(args)
+    stamps = args.stamps or project / "data" / "stamps" / f"{params['corpus']['digits']}.npz"
+    if not Path(stamps).is_file():
+        raise UserError(f"no stamps at {stamps}: run `dvc repro` (or `dvc pull`) first, or name a file with --stamps")
+    try:
+        data = load_npz(stamps)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{stamps} is not a stamps dataset: {first_line(error)}") from None
+    rate = params["audio"]["sample_rate"]
     picked = [i for i in range(len(data["x"])) if not args.word or data["word"][i] == args.word][: args.count]
     if not picked:
-        print(f"no stamps of {args.word!r} in {args.stamps}", file=sys.stderr)
+        print(f"no stamps of {args.word!r} in {stamps}", file=sys.stderr)
         return 1
     gap = np.zeros(int(0.3 * rate), np.float32)
     try:
         audio = np.concatenate([part for i in picked for part in
                                 (stamp_to_audio(data["x"][i], rate, params["stamp"], args.seconds), gap)])
     except NoAudio as error:
-        print(f"speech-mnist listen: {error}", file=sys.stderr)
-        return 2
+        raise UserError(str(error)) from None
     write_wav(args.output, audio / (np.abs(audio).max() or 1) * 0.9, rate)
     print(f"{len(picked)} stamps ({', '.join(str(data['word'][i]) for i in picked)}) -> {args.output}")
     return 0
@@ -117,32 +176,29 @@ def cmd_listen(args) -> int:
 
 def cmd_record(args, backend=None) -> int:
     """Prompt through a vocab and write <vocab>_<speaker>_<take>.wav into the raw folder."""
-    from .config import load_params
-    from .record import NoAudioDevice, audio_backend, record, save_take
+    from .record import audio_backend, record, save_take
 
-    params = load_params(args.params)
+    project, params = project_and_params(args)
     vocabs = params["corpus"]["vocabs"]
     if args.vocab not in vocabs:
-        print(f"speech-mnist record: unknown vocab {args.vocab!r} (known: {', '.join(vocabs)})", file=sys.stderr)
-        return 2
-    try:
-        backend = backend or audio_backend()
-    except NoAudioDevice as error:
-        print(f"speech-mnist record: {error}", file=sys.stderr)
-        return 2
+        raise UserError(f"unknown vocab {args.vocab!r} (known: {', '.join(vocabs)})")
+    backend = backend or audio_backend()
     rate, words = params["audio"]["sample_rate"], vocabs[args.vocab]["words"]
+    folder = Path(args.folder) if args.folder else project / "data" / "raw"
     for _ in range(args.takes):
         print(f"Recording {args.vocab}: say each word when it appears, with a pause between.")
         samples = record(backend, words, rate, args.seconds)
-        print(f"wrote {save_take(samples, Path(args.folder), args.vocab, args.speaker, rate)}")
+        print(f"wrote {save_take(samples, folder, args.vocab, args.speaker, rate)}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="speech-mnist", description=__doc__)
+    parser = Parser(prog="speech-mnist", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    pipeline_params = argparse.ArgumentParser(add_help=False)  # shared by the commands that use the models
-    pipeline_params.add_argument("--params", default="params.yaml", help="the pipeline's params (default: params.yaml)")
+    in_project = Parser(add_help=False)  # shared by the commands that use the pipeline's params or models
+    in_project.add_argument("--project", metavar="DIR",
+                            help="the speech-mnist project (default: the folder above here that holds dvc.yaml)")
+    in_project.add_argument("--params", help="the pipeline's params (default: params.yaml of the project)")
 
     params = commands.add_parser(
         "params", help="compose conf/ into params.yaml (what `dvc exp run` does; plain `dvc repro` does not)",
@@ -150,53 +206,57 @@ def build_parser() -> argparse.ArgumentParser:
                     "Run it after editing conf/, then `dvc repro`.")
     params.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. stamp=mfcc train.epochs=5")
     params.add_argument("--conf", default="conf", help="config folder (default: conf)")
-    params.add_argument("--output", default="params.yaml", help="where to write (default: params.yaml)")
+    params.add_argument("--output", default="params.yaml", type=output_file(".yaml"),
+                        help="where to write (default: params.yaml)")
     params.set_defaults(run=cmd_params)
 
     predict = commands.add_parser(
-        "predict", parents=[pipeline_params], help="recognise the words in recordings with the pipeline's models",
+        "predict", parents=[in_project], help="recognise the words in recordings with the pipeline's models",
         description="Segment each file into words with the pipeline's segmentation and params, and print each "
                     "word's start and end (s), the recognised word and its score: the CNN's probability, or "
-                    "with --vocab the transfer SVM's margin. Any format and rate soundfile reads.")
+                    "with --vocab of the transfer vocab the SVM's margin. Any format and rate soundfile reads. "
+                    "Truncated or very quiet files are recognised with a warning on stderr.")
     predict.add_argument("files", nargs="+", help="audio files (wav, flac, ogg, mp3; any rate; mono or stereo)")
-    predict.add_argument("--vocab", help="use the transfer SVM of this vocab (e.g. animals) instead of the digit CNN")
+    predict.add_argument("--vocab", help="which vocab: the digits (the CNN, default) or the transfer vocab (the SVM)")
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     predict.set_defaults(run=cmd_predict)
 
     inspect = commands.add_parser(
-        "inspect", parents=[pipeline_params], help="PNG of a recording's waveform, spectrogram, detected words and their stamps",
+        "inspect", parents=[in_project], help="PNG of a recording's waveform, spectrogram, detected words and their stamps",
         description="Draw one recording as the pipeline sees it: waveform, spectrogram, band energy and noise "
                     "floor, the detected words, and each word's stamp. Tune conf/segment/ by looking at it.")
     inspect.add_argument("file", help="an audio file")
-    inspect.add_argument("-o", "--output", help="PNG to write (default: <file>.inspect.png here)")
-    inspect.add_argument("--words", type=int, help="the number of words it says, if known")
+    inspect.add_argument("-o", "--output", type=output_file(".png"), help="PNG to write (default: <file>.inspect.png here)")
+    inspect.add_argument("--words", type=positive_int, help="the number of words it says, if known")
     inspect.set_defaults(run=cmd_inspect)
 
     listen = commands.add_parser(
-        "listen", parents=[pipeline_params], help="turn stamps back into sound (Griffin-Lim)",
+        "listen", parents=[in_project], help="turn stamps back into sound (Griffin-Lim)",
         description="Rebuild audio from stamps with Griffin-Lim (librosa), so you can hear what the network sees.")
-    listen.add_argument("--stamps", default="data/stamps/num.npz", help="a stamps dataset (default: digits)")
+    listen.add_argument("--stamps", help="a stamps dataset (default: the project's digit stamps)")
     listen.add_argument("--word", help="only stamps of this word")
-    listen.add_argument("--count", type=int, default=5, help="how many stamps, joined with pauses (default 5)")
-    listen.add_argument("--seconds", type=float, default=0.5, help="length of each rebuilt word (default 0.5)")
-    listen.add_argument("-o", "--output", default="listen.wav")
+    listen.add_argument("--count", type=positive_int, default=5, help="how many stamps, joined with pauses (default 5)")
+    listen.add_argument("--seconds", type=positive_float, default=0.5, help="length of each rebuilt word (default 0.5)")
+    listen.add_argument("-o", "--output", type=output_file(".wav"), default=Path("listen.wav"),
+                        help="WAV to write (default: listen.wav here)")
     listen.set_defaults(run=cmd_listen)
 
     rec = commands.add_parser(
-        "record", parents=[pipeline_params], help="record yourself saying a vocab into data/raw/",
+        "record", parents=[in_project], help="record yourself saying a vocab into data/raw/",
         description="Prompt through a vocab's words and record one continuous take from the microphone "
                     "(sounddevice), written as <vocab>_<speaker>_<take>.wav for the folder corpus.")
     rec.add_argument("--vocab", default="num", help="which vocab to say (default: num)")
     rec.add_argument("--speaker", required=True, help="your name, without '_'")
-    rec.add_argument("--takes", type=int, default=1, help="how many takes (default 1)")
-    rec.add_argument("--seconds", type=float, default=1.5, help="time for each word (default 1.5)")
-    rec.add_argument("--folder", default="data/raw", help="where to write (default: data/raw)")
+    rec.add_argument("--takes", type=positive_int, default=1, help="how many takes (default 1)")
+    rec.add_argument("--seconds", type=positive_float, default=1.5, help="time for each word (default 1.5)")
+    rec.add_argument("--folder", help="where to write (default: the project's data/raw)")
     rec.set_defaults(run=cmd_record)
 
     ui = commands.add_parser("ui", help="start the MLflow UI on the project's tracking store",
-                             description="Start `mlflow server` on the project's store (mlflow.db at the repo "
+                             description="Start `mlflow server` on the project's store (mlflow.db at the project "
                                          "root, or MLFLOW_TRACKING_URI). Open a run's artifacts, or select runs "
                                          "and Compare, to see confusion/cnn.png side by side.")
+    ui.add_argument("--project", metavar="DIR", help="the speech-mnist project (default: found from here)")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     ui.set_defaults(run=cmd_ui)
@@ -205,7 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except UserError as error:
+        print(f"speech-mnist {args.command}: {first_line(error)}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -5,7 +5,28 @@ from pathlib import Path
 
 import yaml
 
+from .errors import UserError
+
 PARAMS_FILE = "params.yaml"
+PROJECT_MARKER = "dvc.yaml"
+
+
+class ProjectNotFound(UserError):
+    """Not inside a speech-mnist project, and none was named."""
+
+
+class ParamsMissing(UserError, FileNotFoundError):
+    """params.yaml has not been composed yet."""
+
+
+def find_project(start: str | os.PathLike | None = None) -> Path:
+    """The project folder: the nearest folder at or above `start` (default: here) holding dvc.yaml."""
+    start = Path(start or os.getcwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_MARKER).is_file():
+            return folder
+    raise ProjectNotFound(f"no {PROJECT_MARKER} in {start} or any folder above it: "
+                          "run inside the speech-mnist project, or name it with --project DIR")
 
 
 def repo_root() -> Path:
@@ -27,7 +48,7 @@ def load_params(path: str | os.PathLike = PARAMS_FILE) -> dict:
     """The composed parameters of the current run (what `dvc exp run -S …` wrote)."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found: run `speech-mnist params` (or `dvc exp run`) to compose it from conf/")
+        raise ParamsMissing(f"{path} not found: run `speech-mnist params` (or `dvc exp run`) to compose it from conf/")
     with path.open() as f:
         return yaml.safe_load(f)
 

@@ -7,5 +7,9 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-class ModelUnreadable(ValueError):
+class UserError(Exception):
+    """Something the user can put right; the command line shows the message as one line, no traceback."""
+
+
+class ModelUnreadable(UserError, ValueError):
     """A model file that exists but cannot, or must not, be loaded; the message says why."""

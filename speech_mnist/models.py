@@ -94,8 +94,12 @@ def save_keras(model, path: Path) -> None:
 def load_keras(path: Path):
     """The saved CNN. safe_mode refuses a file whose layers would run Python code (a Lambda layer):
     models arrive by `dvc pull` from shared remotes, and loading one must never execute anything."""
+    import zipfile
+
     import keras
 
+    if not zipfile.is_zipfile(path):  # Keras would call it "File not found"
+        raise ModelUnreadable(f"{path} cannot be loaded: it is not a .keras archive (damaged, or not fully fetched?)")
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many kinds (ValueError, OSError, zip and JSON errors)

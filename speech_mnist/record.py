@@ -7,9 +7,10 @@ import numpy as np
 
 from .audio import write_wav
 from .corpus import parse_recording_name
+from .errors import UserError
 
 
-class NoAudioDevice(RuntimeError):
+class NoAudioDevice(UserError, RuntimeError):
     """No microphone to record from."""
 
 

@@ -20,8 +20,9 @@ EXPERIMENT = "speech-mnist"
 CONFUSION_TABLE = "confusion/{model}.json"
 
 
-def tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+def tracking_uri(root: Path | None = None) -> str:
+    """MLFLOW_TRACKING_URI, or the store at the root of the repository (`root`, or the one running)."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root or repo_root()) / 'mlflow.db'}"
 
 
 def prepare_store(uri: str) -> None:

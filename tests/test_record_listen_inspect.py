@@ -47,7 +47,7 @@ def spoken_file(tmp_path):
 
 
 def record_args(tmp_path, **overrides):
-    return Namespace(**{"params": str(REPO / "params.yaml"), "vocab": "animals", "speaker": "ann", "takes": 2,
+    return Namespace(**{"project": str(REPO), "params": str(REPO / "params.yaml"), "vocab": "animals", "speaker": "ann", "takes": 2,
                         "seconds": 0.01, "folder": str(tmp_path / "raw"), **overrides})
 
 
