@@ -52,6 +52,12 @@ def output_file(*suffixes: str):
     return check
 
 
+def has_display() -> bool:
+    import os
+
+    return sys.platform in ("darwin", "win32") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def project_and_params(args) -> tuple[Path, dict]:
     from .config import PARAMS_FILE, find_project, load_params
 
@@ -74,18 +80,66 @@ def cmd_params(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    """The MLflow UI on the project's store: compare runs' confusion matrices side by side."""
+    """The MLflow UI on the project's store, opened on the runs table; compare confusion matrices there."""
+    import os
+    import signal
     import subprocess
 
     from .config import find_project
-    from .tracking import prepare_store, tracking_uri
+    from .tracking import experiment_id, prepare_store, tracking_uri, ui_link, wait_until_ready
 
     uri = tracking_uri(find_project(args.project))
     prepare_store(uri)
-    print(f"MLflow UI on {uri}: http://{args.host}:{args.port}  (Ctrl-C to stop)")
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri,
-               "--host", args.host, "--port", str(args.port)]
-    return subprocess.call(command)
+    link = ui_link(f"http://{args.host}:{args.port}", experiment_id(uri))
+    # One worker and no GenAI job consumers: two processes instead of 16, ready in seconds.
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", args.host,
+               "--port", str(args.port), "--workers", "1"]
+    # Its own process group: `mlflow server` starts uvicorn and does not stop it on SIGTERM, so the
+    # whole group is stopped below, whether `ui` ends by Ctrl-C, by a signal or by an error.
+    server = subprocess.Popen(command, env=os.environ | {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+                              start_new_session=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        if not wait_until_ready(f"http://{args.host}:{args.port}/health", server, seconds=120):
+            raise UserError(f"the MLflow server did not start (exit {server.poll()}); is port {args.port} free?")
+        print(f"MLflow UI on {uri}:\n  {link}\n(select runs, Compare, then confusion_cnn.png; Ctrl-C to stop)",
+              flush=True)
+        if args.open:
+            import webbrowser
+
+            webbrowser.open(link)
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_process_group(server)
+
+
+def stop_process_group(process, seconds: float = 20) -> None:
+    """SIGTERM to a process started with start_new_session and all it started; SIGKILL if it lingers."""
+    import os
+    import signal
+    import subprocess
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(timeout=seconds)
+            return
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def cmd_compare(args) -> int:
+    """Run B's confusion matrices minus run A's, as one PNG."""
+    from .compare import compare_runs
+    from .config import find_project
+
+    labels = compare_runs(args.run_a, args.run_b, args.output, find_project(args.project))
+    print(f"{labels[1]} minus {labels[0]} (CNN and SVM confusion matrices) -> {args.output}")
+    return 0
 
 
 def cmd_predict(args) -> int:
@@ -254,12 +308,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = commands.add_parser("ui", help="start the MLflow UI on the project's tracking store",
                              description="Start `mlflow server` on the project's store (mlflow.db at the project "
-                                         "root, or MLFLOW_TRACKING_URI). Open a run's artifacts, or select runs "
-                                         "and Compare, to see confusion/cnn.png side by side.")
+                                         "root, or MLFLOW_TRACKING_URI) and print a link to its runs table. Select "
+                                         "two or more evaluate runs, press Compare, and open confusion_cnn.png or "
+                                         "confusion_svm.png under Artifacts to see them side by side.")
     ui.add_argument("--project", metavar="DIR", help="the speech-mnist project (default: found from here)")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
+    ui.add_argument("--open", action=argparse.BooleanOptionalAction, default=has_display(),
+                    help="open the link in a browser (default: when there is a display)")
     ui.set_defaults(run=cmd_ui)
+
+    compare = commands.add_parser(
+        "compare", help="one PNG of where two evaluate runs' confusion matrices differ",
+        description="Draw run B's CNN and SVM confusion matrices minus run A's, from the tables the two "
+                    "evaluate runs logged to MLflow: blue where B puts more test words, red where fewer. "
+                    "Name a run by its MLflow run id, its DVC experiment name, or its short commit.")
+    compare.add_argument("run_a", metavar="A", help="the run to compare against (e.g. the baseline's short commit)")
+    compare.add_argument("run_b", metavar="B", help="the run to look at (e.g. a DVC experiment's name)")
+    compare.add_argument("--project", metavar="DIR", help="the speech-mnist project (default: found from here)")
+    compare.add_argument("-o", "--output", type=output_file(".png"), default=Path("compare.png"),
+                         help="PNG to write (default: compare.png here)")
+    compare.set_defaults(run=cmd_compare)
     return parser
 
 

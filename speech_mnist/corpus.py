@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .audio import is_audio_name, read_audio, resample, write_wav
+from .audio import is_audio_name, read_audio, write_wav
 from .config import resolve_path
 
 # Notes a user keeps beside recordings in a folder corpus: never taken for recordings.

@@ -5,6 +5,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+# A run's confusion artifacts, at fixed paths so the MLflow UI compares runs artifact by artifact.
+# The figure stays at the top level: MLflow's Compare view shows only top-level artifacts.
+CONFUSION_FIGURE = "confusion_{model}.png"
+CONFUSION_TABLE = "confusion/{model}.json"
+
 
 def classification_metrics(actual: np.ndarray, predicted: np.ndarray, words: list[str]) -> dict:
     """Accuracy and per-word precision and recall."""
@@ -42,6 +47,22 @@ def write_confusion(actual: np.ndarray, predicted: np.ndarray, words: list[str],
     matrix, figure = confusion_matrix(actual, predicted, words), folder / f"{name}.png"
     plot_confusion(matrix, title, figure)
     return matrix, figure
+
+
+def log_results(model: str, metrics: dict, matrix, title: str) -> None:
+    """A model's held-out results in the active run: accuracy, recall per word, and its confusion
+    matrix as a table and as a figure whose title names the run (so side by side, each says whose)."""
+    import tempfile
+
+    import mlflow
+
+    mlflow.log_metric(f"{model}_accuracy", metrics["accuracy"])
+    mlflow.log_metrics({f"{model}_recall_{word}": recall for word, recall in metrics["recall"].items()})
+    mlflow.log_table(matrix.reset_index(), CONFUSION_TABLE.format(model=model))
+    with tempfile.TemporaryDirectory() as folder:
+        figure = Path(folder) / CONFUSION_FIGURE.format(model=model)
+        plot_confusion(matrix, f"{title}\nrun: {mlflow.active_run().info.run_name}", figure)
+        mlflow.log_artifact(figure)
 
 
 def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> None:

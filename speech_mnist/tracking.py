@@ -2,12 +2,13 @@
 
 The store is a sqlite database at the repository root (found from DVC_ROOT, so queued
 experiments, which run in a temporary copy, log to the same place); MLFLOW_TRACKING_URI
-overrides it. Artifacts go beside it in mlartifacts/.
+overrides it. Artifacts go beside it in mlartifacts/, and follow it when the repository moves.
 """
 
 import fcntl
 import json
 import os
+import sqlite3
 import subprocess
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,9 +16,7 @@ from pathlib import Path
 from .config import repo_root
 
 EXPERIMENT = "speech-mnist"
-# Fixed artifact paths, so the UI compares runs artifact by artifact: confusion/<model>.png (the
-# figure, logged from plots/confusion/<model>.png) and this table.
-CONFUSION_TABLE = "confusion/{model}.json"
+ARTIFACTS = "mlartifacts"
 
 
 def tracking_uri(root: Path | None = None) -> str:
@@ -41,6 +40,36 @@ def prepare_store(uri: str) -> None:
     with open(f"{database}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         MlflowClient(uri).search_experiments(max_results=1)
+        relocate_artifacts(database)
+
+
+def relocate_artifacts(database: Path) -> int:
+    """Point the store's artifact locations at the mlartifacts/ folder beside it; returns how many
+    rows changed.
+
+    MLflow records them as absolute file:// URIs. In a copied or moved repository they would name
+    the old folder: its UI would show, and new runs would write, the old place.
+    """
+    here = (database.parent / ARTIFACTS).resolve().as_uri()
+    changed = 0
+    with sqlite3.connect(database) as db:
+        for table, key, column in (("experiments", "experiment_id", "artifact_location"),
+                                   ("runs", "run_uuid", "artifact_uri")):
+            for row_id, location in db.execute(f"SELECT {key}, {column} FROM {table}").fetchall():
+                moved = _under_other_artifacts(location, here)
+                if moved:
+                    db.execute(f"UPDATE {table} SET {column} = ? WHERE {key} = ?", (moved, row_id))
+                    changed += 1
+    return changed
+
+
+def _under_other_artifacts(location: str | None, here: str) -> str | None:
+    """`location` rewritten under `here` if it lies in another folder's mlartifacts/, else None."""
+    marker = f"/{ARTIFACTS}"
+    if not location or not location.startswith("file://") or marker not in location:
+        return None
+    old = location[: location.rindex(marker) + len(marker)]
+    return None if old == here else here + location[len(old):]
 
 
 def experiment_id(uri: str) -> str:
@@ -52,19 +81,59 @@ def experiment_id(uri: str) -> str:
     if found:
         return found.experiment_id
     try:
-        return client.create_experiment(EXPERIMENT, artifact_location=(repo_root() / "mlartifacts").as_uri())
+        experiment = client.create_experiment(EXPERIMENT, artifact_location=artifact_root(uri).as_uri())
     except MlflowException:  # another worker created it first
         return client.get_experiment_by_name(EXPERIMENT).experiment_id
+    client.set_experiment_tag(experiment, f"mlflow.sharedViewState.{EXPERIMENT}", json.dumps(RUNS_TABLE_VIEW))
+    return experiment
+
+
+def artifact_root(uri: str) -> Path:
+    """mlartifacts/ beside a sqlite store; for another store, at the repository root."""
+    if uri.startswith("sqlite:///"):
+        return Path(uri.removeprefix("sqlite:///")).parent / ARTIFACTS
+    return repo_root() / ARTIFACTS
+
+
+# The runs table as the UI link of `speech-mnist ui` opens it (MLflow's shared view state,
+# an experiment tag the UI reads for ?viewStateShareKey=<experiment>): the columns to compare.
+RUNS_TABLE_VIEW = {
+    "selectedColumns": ["tags.`dvc_exp_name`", "tags.`stage`", "metrics.`cnn_accuracy`", "metrics.`svm_accuracy`",
+                        "metrics.`svm_accuracy_k1`", "metrics.`svm_accuracy_k5`", "metrics.`val_accuracy`"],
+    "orderByKey": "attributes.start_time",
+    "orderByAsc": False,
+}
+
+
+def ui_link(base: str, experiment: str) -> str:
+    """The runs table of the experiment in "Model training" mode (MLflow 3 opens GenAI traces)."""
+    return f"{base}/#/experiments/{experiment}/runs?workflowType=machine_learning&viewStateShareKey={EXPERIMENT}"
 
 
 def run_tags(stage: str) -> dict:
     """Link the run to its code and its DVC experiment."""
     tags = {"stage": stage, "dvc_exp_name": os.environ.get("DVC_EXP_NAME", "")}
-    commit = os.environ.get("DVC_EXP_BASELINE_REV") or _git_head()
+    commit = os.environ.get("DVC_EXP_BASELINE_REV") or _git(["rev-parse", "HEAD"])
     if commit:
         tags["git_commit"] = commit
         tags["mlflow.source.git.commit"] = commit
     return tags
+
+
+def run_label() -> str:
+    """What tells this run apart: its DVC experiment's name, or for a plain `dvc repro` the short
+    commit, with +dirty when the code or config differs from it (not the pipeline's own outputs)."""
+    if os.environ.get("DVC_EXP_NAME"):
+        return os.environ["DVC_EXP_NAME"]
+    commit = _git(["rev-parse", "--short", "HEAD"])
+    if not commit:
+        return "no commit"
+    changed = _git(["status", "--porcelain", "--untracked-files=no", "--", ".", *PIPELINE_WRITES])
+    return f"{commit}+dirty" if changed else commit
+
+
+# Files git tracks that `dvc repro` itself rewrites: they do not make a run's code dirty.
+PIPELINE_WRITES = [":(exclude)dvc.lock", ":(exclude)metrics", ":(exclude)plots"]
 
 
 def flatten(params: dict, prefix: str = "") -> dict:
@@ -87,22 +156,26 @@ def stage_run(stage: str, params: dict):
     uri = tracking_uri()
     prepare_store(uri)
     mlflow.set_tracking_uri(uri)
-    name = f"{stage} {os.environ.get('DVC_EXP_NAME', '')}".strip()
+    name = f"{stage} {run_label()}"
     with mlflow.start_run(experiment_id=experiment_id(uri), run_name=name, tags=run_tags(stage)) as run:
         mlflow.log_params(flatten(params))
         mlflow.log_dict(params, "params.json")
         yield run
 
 
-def log_results(model: str, metrics: dict, matrix, figure: Path) -> None:
-    """A model's held-out results in the active run: accuracy, recall per word, and its confusion
-    matrix as a figure and a table at fixed artifact paths."""
-    import mlflow
+def wait_until_ready(url: str, process, seconds: float) -> bool:
+    """Poll a server's health URL until it answers, the process ends, or time runs out."""
+    import time
+    import urllib.request
 
-    mlflow.log_metric(f"{model}_accuracy", metrics["accuracy"])
-    mlflow.log_metrics({f"{model}_recall_{word}": recall for word, recall in metrics["recall"].items()})
-    mlflow.log_artifact(figure, "confusion")  # -> confusion/<model>.png
-    mlflow.log_table(matrix.reset_index(), CONFUSION_TABLE.format(model=model))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
 
 
 def epoch_logger():
@@ -117,9 +190,9 @@ def epoch_logger():
     return EpochLogger()
 
 
-def _git_head() -> str:
+def _git(args: list[str]) -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo_root(), capture_output=True, text=True,
+        return subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True,
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""

@@ -48,8 +48,8 @@ def main() -> None:
         for name, (actual, predicted, vocab) in results.items():
             tested = corpus["digits" if name == "cnn" else "transfer"]
             title = f"{name.upper()} on held-out {tested}: {metrics[name]['accuracy']:.1%}"
-            matrix, figure = E.write_confusion(actual, predicted, vocab, title, PLOTS / "confusion", name)
-            tracking.log_results(name, metrics[name], matrix, figure)
+            matrix, _ = E.write_confusion(actual, predicted, vocab, title, PLOTS / "confusion", name)
+            E.log_results(name, metrics[name], matrix, title)
         mlflow.log_metrics({f"svm_accuracy_{k}": a for k, a in metrics["transfer_curve"].items()})
         mlflow.log_artifact(PLOTS / "transfer_curve.png")
     print(f"CNN {metrics['cnn']['accuracy']:.1%} on {len(digits_actual)} held-out {corpus['digits']} words; "

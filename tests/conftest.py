@@ -1,6 +1,12 @@
 """Shared fixtures: the real config, shrunk; real DVC workspaces in temporary folders."""
 
+import shutil
+import socket
 import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,7 +38,7 @@ def compose(overrides=()) -> dict:
 def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run(cmd, cwd=cwd, env=kwargs.pop("env", venv_env()), capture_output=True, text=True, **kwargs)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
 
 
@@ -54,3 +60,63 @@ def shared_corpora() -> Path:
     if not (SHARED_CORPORA / "fsdd" / "recordings").is_dir():
         pytest.skip(f"real corpora not found at {SHARED_CORPORA}")
     return SHARED_CORPORA
+
+
+def dvc(ws, *args, **kwargs):
+    return run([sys.executable, "-m", "dvc", *args], cwd=ws, **kwargs)
+
+
+def git(ws, *args):
+    return run(["git", "-c", "user.name=test", "-c", "user.email=test@example.invalid", *args], cwd=ws)
+
+
+def make_git_dvc_repo(root: Path) -> Path:
+    """A git + DVC repository of the tiny pipeline, its code committed first, then its run."""
+    from omegaconf import OmegaConf
+
+    ws = make_dvc_workspace(root, TINY)
+    shutil.rmtree(ws / ".dvc")
+    # `dvc exp run` composes conf/ afresh: the tiny sizes must live in conf/ itself
+    with (ws / "conf/config.yaml").open("a") as config:
+        config.write(OmegaConf.to_yaml(OmegaConf.from_dotlist(TINY)))
+    git(ws, "init", "-q", "-b", "main")
+    dvc(ws, "init", "-q")
+    dvc(ws, "config", "hydra.enabled", "true")
+    (ws / ".gitignore").write_text("mlflow.db\nmlflow.db.lock\nmlartifacts/\n")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "code")
+    dvc(ws, "repro")
+    git(ws, "add", "-A")
+    git(ws, "commit", "-qm", "pipeline")
+    return ws
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def server(command: list[str], ready_url: str, timeout: float = 90, **popen):
+    """Start a server process, wait until `ready_url` answers, stop it afterwards."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen)
+    try:
+        deadline = time.time() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(ready_url, timeout=2)
+                break
+            except OSError:
+                if process.poll() is not None or time.time() > deadline:
+                    raise RuntimeError(f"{command[0]} did not start: {process.stderr.read().decode()[-2000:]}")
+                time.sleep(0.5)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+

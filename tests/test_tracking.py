@@ -1,5 +1,6 @@
 """MLflow tracking against a real sqlite store."""
 
+import json
 import subprocess
 import sys
 
@@ -70,16 +71,63 @@ def test_flatten_nests_with_dots():
     assert tracking.flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": None}) == {"a.b": 1, "a.c.d": "[1, 2]", "e": None}
 
 
-def test_log_results_puts_the_confusion_matrix_at_fixed_paths(store, tmp_path):
+def test_log_results_puts_the_confusion_figure_at_the_top_and_names_the_run(store, tmp_path):
     from mlflow.tracking import MlflowClient
 
     actual, predicted, words = [0, 1, 1], [0, 1, 0], ["yes", "no"]
-    matrix, figure = evaluation.write_confusion(actual, predicted, words, "t", tmp_path / "plots", "svm")
+    matrix = evaluation.confusion_matrix(actual, predicted, words)
     metrics = evaluation.classification_metrics(actual, predicted, words)
     with tracking.stage_run("evaluate", {}) as run:
-        tracking.log_results("svm", metrics, matrix, figure)
+        evaluation.log_results("svm", metrics, matrix, "SVM")
     client = MlflowClient(store)
-    logged = client.get_run(run.info.run_id).data.metrics
-    assert logged["svm_recall_no"] == 0.5 and logged["svm_accuracy"] == metrics["accuracy"]
-    paths = {a.path for a in client.list_artifacts(run.info.run_id, "confusion")}
-    assert paths == {"confusion/svm.png", "confusion/svm.json"}
+    logged = client.get_run(run.info.run_id)
+    assert logged.data.metrics["svm_recall_no"] == 0.5 and logged.data.metrics["svm_accuracy"] == metrics["accuracy"]
+    assert logged.info.run_name == "evaluate exp-tiny"
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"confusion_svm.png", "confusion", "params.json"}
+    assert {a.path for a in client.list_artifacts(run.info.run_id, "confusion")} == {"confusion/svm.json"}
+
+
+def git(cwd, *args):
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=cwd, check=True,
+                   capture_output=True)
+
+
+def test_a_plain_repro_run_is_labelled_by_its_commit_and_dirty_code(tmp_path, monkeypatch):
+    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    git(tmp_path, "init", "-q")
+    for name in ("code.py", "dvc.lock", "metrics/evaluate.json"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text("1\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "one")
+    short = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tmp_path, capture_output=True,
+                           text=True).stdout.strip()
+    assert tracking.run_label() == short
+    (tmp_path / "dvc.lock").write_text("2\n")  # the pipeline rewrites these as it runs
+    (tmp_path / "metrics/evaluate.json").write_text("2\n")
+    assert tracking.run_label() == short
+    (tmp_path / "code.py").write_text("2\n")
+    assert tracking.run_label() == f"{short}+dirty"
+    monkeypatch.setenv("DVC_EXP_NAME", "bushy-pipe")
+    assert tracking.run_label() == "bushy-pipe"
+
+
+def test_a_moved_store_points_its_artifacts_at_its_new_place(tmp_path, monkeypatch):
+    import shutil
+
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    monkeypatch.setenv("DVC_ROOT", str(old))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with tracking.stage_run("evaluate", {}) as run:
+        mlflow.log_dict({"a": 1}, "a.json")
+    shutil.move(old, new)
+    uri = f"sqlite:///{new / 'mlflow.db'}"
+    assert tracking.relocate_artifacts(new / "mlflow.db") == 2  # the experiment and its run
+    assert tracking.relocate_artifacts(new / "mlflow.db") == 0  # and nothing the second time
+    client = MlflowClient(uri)
+    assert client.get_run(run.info.run_id).info.artifact_uri.startswith((new / "mlartifacts").as_uri())
+    assert json.loads(open(client.download_artifacts(run.info.run_id, "a.json", str(tmp_path))).read()) == {"a": 1}
