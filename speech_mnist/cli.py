@@ -147,25 +147,22 @@ def cmd_predict(args) -> int:
     import json
     from dataclasses import asdict
 
-    from .audio import BadAudio
     from .recognise import Recogniser
 
     project, params = project_and_params(args)
     recogniser = Recogniser(params, args.vocab, root=project)
     status, report = 0, []
-    for path in args.files:
-        try:
-            heard = recogniser.recognise(Path(path))
-        except (BadAudio, OSError) as error:
-            print(f"{path}: cannot read: {first_line(error)}", file=sys.stderr)
-            report.append({"file": path, "error": str(error)})
+    for path, heard in recogniser.recognise_all(args.files):
+        if isinstance(heard, Exception):
+            print(f"{path}: cannot read: {first_line(heard)}", file=sys.stderr)
+            report.append({"file": path, "error": str(heard)})
             status = 1
             continue
         for warning in heard.warnings:
             print(f"{path}: warning: {warning}", file=sys.stderr)
         report.append({"file": path, "words": [asdict(w) for w in heard.words], "warnings": heard.warnings})
         if not args.json:
-            print(f"{path}: " + (f"{len(heard.words)} word(s)" if heard.words else "no speech"))
+            print(f"{path}: " + (f"{len(heard.words)} word(s)" if heard.words else "no speech"), flush=True)
             for w in heard.words:
                 print(f"  {w.start:7.2f} {w.end:7.2f}  {w.word:<10} {w.score:8.4f}")
     if args.json:

@@ -69,21 +69,54 @@ class Recogniser:
 
     def recognise(self, path: Path) -> Heard:
         """Each word of a recording with its start, end, word and score; no words when there is no speech."""
-        from . import transfer
+        heard = next(self.recognise_all([path]))[1]
+        if isinstance(heard, Exception):
+            raise heard
+        return heard
 
+    def recognise_all(self, paths, batch_files: int = 256):
+        """(path, Heard) for each file in order, or (path, BadAudio/OSError) for one that cannot be read.
+
+        The words of up to `batch_files` files go through the model in one call: one call per
+        file would cost far more than the model itself.
+        """
+        from .audio import BadAudio
+
+        paths = list(paths)
+        for first in range(0, len(paths), batch_files):
+            cut_up = []
+            for path in paths[first:first + batch_files]:
+                try:
+                    cut_up.append(self.cut_words(Path(path)))
+                except (BadAudio, OSError) as error:
+                    cut_up.append(error)
+            stamps = [c[1] for c in cut_up if not isinstance(c, Exception) and len(c[1])]
+            scores = iter(self.score(np.concatenate(stamps)) if stamps else [])
+            for path, found in zip(paths[first:first + batch_files], cut_up):
+                if isinstance(found, Exception):
+                    yield path, found
+                    continue
+                spans, word_stamps, warnings = found
+                rows = [next(scores) for _ in spans]
+                words = [Recognised(s[0], s[1], self.words[int(r.argmax())], round(float(r.max()), 4))
+                         for s, r in zip(spans, rows)]
+                yield path, Heard(words, warnings)
+
+    def cut_words(self, path: Path) -> tuple[list, np.ndarray, list[str]]:
+        """A recording's word spans, their stamps (n, bands, frames, 1) and its warnings."""
         rate = self.params["audio"]["sample_rate"]
         raw = read_audio(path, rate)
         warnings = warnings_about(path, raw)
         samples = normalise_level(raw, self.params["audio"]["peak_dbfs"])
         spans = find_words(samples, rate, self.params["segment"])
-        if not spans:
-            return Heard([], warnings)
-        pad = self.params["segment"]["pad_s"]
-        stamps = np.stack([make_stamp(cut(samples, rate, s, pad), rate, self.params["stamp"]) for s in spans])[..., None]
+        pad, stamp = self.params["segment"]["pad_s"], self.params["stamp"]
+        stamps = np.array([make_stamp(cut(samples, rate, s, pad), rate, stamp) for s in spans], np.float32)
+        return spans, stamps.reshape(len(spans), stamp["bands"], stamp["frames"], 1), warnings
+
+    def score(self, stamps: np.ndarray) -> np.ndarray:
+        """(words, vocab) scores: the CNN's probabilities, or the transfer SVM's margins."""
+        from . import transfer
+
         if self.transfer:
-            scores = transfer.margins(self.svm, transfer.featurise(self.extractor, stamps))
-        else:
-            scores = self.cnn.predict(stamps, verbose=0)
-        best = scores.argmax(axis=1)
-        words = [Recognised(s[0], s[1], self.words[b], round(float(row[b]), 4)) for s, b, row in zip(spans, best, scores)]
-        return Heard(words, warnings)
+            return transfer.margins(self.svm, transfer.featurise(self.extractor, stamps))
+        return self.cnn.predict(stamps, batch_size=256, verbose=0)

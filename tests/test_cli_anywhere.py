@@ -133,3 +133,24 @@ def test_very_quiet_audio_is_recognised_with_a_warning(project, tmp_path):
 def test_a_whole_wav_gets_no_warning(project):
     result = run_cli("predict", "three.wav", cwd=project)
     assert result.returncode == 0 and "warning" not in result.stderr
+
+
+def test_many_files_in_one_call_give_what_each_gives_alone(project, tmp_path):
+    """predict batches the words of many files through the model: the same words and scores as
+    one file at a time, in the files' order, with an unreadable file in between reported alone."""
+    from speech_mnist.config import load_params
+    from speech_mnist.recognise import Recogniser
+
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
+    sf.write(tmp_path / "silence.wav", np.zeros(RATE), RATE)
+    files = [project / "three.wav", tmp_path / "broken.wav", tmp_path / "silence.wav", project / "three.wav"]
+    recogniser = Recogniser(load_params(project / "params.yaml"), root=project)
+    together = list(recogniser.recognise_all(files))
+    alone = [next(recogniser.recognise_all([f], batch_files=1)) for f in files]
+    assert [p for p, _ in together] == files
+    assert isinstance(together[1][1], Exception) and isinstance(alone[1][1], Exception)
+    for (_, a), (_, b) in zip(together, alone):
+        if not isinstance(a, Exception):
+            assert [(w.word, w.start) for w in a.words] == [(w.word, w.start) for w in b.words]
+            assert np.allclose([w.score for w in a.words], [w.score for w in b.words], atol=1e-4)
+    assert len(together[0][1].words) == 3 and together[2][1].words == []
