@@ -4,6 +4,7 @@ Arrays go to npz (loaded with allow_pickle=False), models to .keras and skops: n
 """
 
 import io
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -28,16 +29,27 @@ def read_zip(path: Path) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
+class FormatChanged(RuntimeError):
+    """A library wrote a model file unlike the one these rewrites expect: check them after an upgrade
+    rather than write a subtly different model."""
+
+
 def renumber_object_ids(text: str, keys: tuple[str, ...]) -> tuple[str, dict[str, str]]:
     """Replace the memory addresses (Python id()s) that Keras and skops write as object ids, under
-    the given JSON keys, with 1, 2, ... in order of appearance. Returns the text and the mapping."""
+    the given JSON keys, with 1, 2, ... in order of appearance. Returns the text and the mapping.
+
+    FormatChanged when no key is found: the library no longer writes what is being rewritten.
+    """
     mapping: dict[str, str] = {}
     pattern = re.compile(r'("(?:%s)": "?)(\d+)' % "|".join(map(re.escape, keys)))
 
     def renumber(match: re.Match) -> str:
         return match.group(1) + mapping.setdefault(match.group(2), str(len(mapping) + 1))
 
-    return pattern.sub(renumber, text), mapping
+    renumbered = pattern.sub(renumber, text)
+    if not mapping:
+        raise FormatChanged(f"no object ids under {', '.join(keys)}: the saved file's format has changed")
+    return renumbered, mapping
 
 
 def save_npz(path: Path, /, **arrays: np.ndarray) -> None:
@@ -56,3 +68,10 @@ def save_npz(path: Path, /, **arrays: np.ndarray) -> None:
 def load_npz(path: Path) -> dict[str, np.ndarray]:
     with np.load(path, allow_pickle=False) as data:
         return {name: data[name] for name in data.files}
+
+
+def write_metrics(path: Path, metrics: dict) -> None:
+    """A stage's metrics file, as `dvc metrics` reads it: indented JSON, one trailing newline."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metrics, indent=2) + "\n")

@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import ModelUnreadable, first_line
-from .files import read_zip, renumber_object_ids, write_zip
+from .files import FormatChanged, read_zip, renumber_object_ids, write_zip
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stage logs readable
 
@@ -83,7 +83,9 @@ def save_keras(model, path: Path) -> None:
         model.save(raw)
         entries = read_zip(raw)
     metadata = json.loads(entries["metadata.json"])
-    metadata.pop("date_saved", None)
+    if "date_saved" not in metadata:
+        raise FormatChanged("Keras no longer writes metadata.json's date_saved: check save_keras")
+    del metadata["date_saved"]
     entries["metadata.json"] = json.dumps(metadata, sort_keys=True).encode()
     config, _ = renumber_object_ids(entries["config.json"].decode(), ("shared_object_id",))
     entries["config.json"] = config.encode()

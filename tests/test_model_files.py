@@ -88,3 +88,24 @@ def test_the_svm_file_names_no_memory_address(tmp_path):
     schema = read_zip(tmp_path / "svm.skops")["schema.json"].decode()
     assert max(int(n) for n in __import__("re").findall(r'"__id__": (\d+)', schema)) < 1000
     assert zipfile.ZipFile(tmp_path / "svm.skops").infolist()[0].date_time == (1980, 1, 1, 0, 0, 0)
+
+
+@pytest.mark.parametrize("model", ["default", "workshop", "cnn_lstm"])
+def test_every_saved_cnn_loads_back_as_the_same_model(tmp_path, model):
+    from conftest import compose
+
+    params = compose([f"model={model}"])
+    models.seed_everything(0)
+    cnn = models.build(params["model"], (32, 64), 10)
+    x = np.random.default_rng(0).normal(size=(6, 32, 64, 1)).astype(np.float32)
+    models.save_keras(cnn, tmp_path / "cnn.keras")
+    loaded = models.load_keras(tmp_path / "cnn.keras")
+    assert np.array_equal(loaded.predict(x, verbose=0), cnn.predict(x, verbose=0))
+
+
+def test_the_rewrites_fail_loudly_when_the_format_moves():
+    from speech_mnist.files import FormatChanged, renumber_object_ids
+
+    assert renumber_object_ids('{"__id__": 140338054376496}', ("__id__",))[0] == '{"__id__": 1}'
+    with pytest.raises(FormatChanged, match="__id__"):
+        renumber_object_ids('{"object_id": 140338054376496}', ("__id__",))
