@@ -16,7 +16,7 @@ def stamps(n=40, seed=0):
     return x, y
 
 
-@pytest.mark.parametrize("option", ["seed", "default", "cnn_lstm"])
+@pytest.mark.parametrize("option", ["workshop", "default", "cnn_lstm"])
 def test_every_model_option_maps_stamps_to_class_probabilities(option):
     model = models.build(compose([f"model={option}"])["model"], SHAPE, 7)
     probabilities = model.predict(stamps(3)[0], verbose=0)
@@ -25,7 +25,7 @@ def test_every_model_option_maps_stamps_to_class_probabilities(option):
 
 
 def test_seed_model_is_the_seed_notebooks_net():
-    model = models.build(compose(["model=seed"])["model"], SHAPE, 10)
+    model = models.build(compose(["model=workshop"])["model"], SHAPE, 10)
     convs = [l for l in model.layers if l.__class__.__name__ == "Conv2D"]
     assert [(c.filters, c.kernel_size) for c in convs] == [(16, (5, 5)), (16, (5, 5))]
     assert model.get_layer(models.EMBEDDING).units == 32
