@@ -1,6 +1,6 @@
 """Benchmark: `speech-mnist predict` end to end on real continuous speech the models never saw.
 
-    python bench/predict.py [--corpora ../shared/corpora] [--workspace DIR]
+    python bench/predict.py [--corpora ../shared/corpora] [--workspace DIR] [--record]
 
 Runs the pipeline on the FSDD-built corpus (train on takes 5-49), then recognises the held-out
 continuous recordings (takes 0-4 of every speaker, joined with pauses and room noise) exactly as
@@ -16,13 +16,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from results import record
 from speech_mnist.config import compose_yaml, load_params
 from speech_mnist.recognise import Recogniser
+from speech_mnist.segment import overlap
 from speech_mnist.workspace import REPO, make_workspace, venv_env
-
-
-def overlap(a, b) -> float:
-    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
 
 
 def score_recording(found, truth: pd.DataFrame) -> tuple[int, int]:
@@ -42,6 +40,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpora", type=Path, default=REPO.parent / "shared" / "corpora")
     parser.add_argument("--workspace", type=Path, help="reuse a workspace where this pipeline already ran on fsdd")
+    parser.add_argument("--record", action="store_true", help="write the figures to docs/results.md")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         ws = args.workspace
@@ -62,8 +61,12 @@ def main() -> None:
             r, t = score_recording(found, words)
             right, total, exact_count = right + r, total + t, exact_count + (len(found) == len(words))
         recordings = truth["recording"].nunique()
-        print(f"predict on {recordings} held-out FSDD recordings ({total} words): {right / total:.2%} of words right; "
-              f"{exact_count}/{recordings} recordings split into the right number of words")
+        summary = (f"predict on {recordings} held-out FSDD recordings ({total} words): {right / total:.2%} of words "
+                   f"right; {exact_count}/{recordings} recordings split into the right number of words")
+        print(summary)
+        if args.record:
+            record("predict", "`speech-mnist predict` end to end on held-out continuous FSDD recordings", [summary],
+                   f"{right / total:.1%} of the words of unseen takes")
 
 
 if __name__ == "__main__":

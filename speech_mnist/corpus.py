@@ -8,7 +8,6 @@ order. Where the words' true positions are known, they go into a boundaries tabl
 import glob
 import re
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,31 +15,13 @@ import pandas as pd
 
 from .audio import is_audio_name, read_audio, write_wav
 from .config import resolve_path
+from .recording import RecordingName
 
 # Notes a user keeps beside recordings in a folder corpus: never taken for recordings.
 NOTE_SUFFIXES = (".md", ".txt", ".rst", ".pdf", ".html")
 BOUNDARY_COLUMNS = ["recording", "vocab", "speaker", "take", "word", "start", "end"]
 # Clip trimming measures energy where speech is louder than room hum and hiss, in 4 ms frames.
 TRIM_ENERGY = {"band_hz": (300, 3800), "hop_ms": 4, "frame_ms": 16}
-
-
-@dataclass(frozen=True)
-class RecordingName:
-    vocab: str
-    speaker: str
-    take: int
-
-    @property
-    def stem(self) -> str:
-        return f"{self.vocab}_{self.speaker}_{self.take}"
-
-
-def parse_recording_name(path: str | Path) -> RecordingName:
-    """`num_alice_3.wav` -> RecordingName("num", "alice", 3); ValueError with the reason otherwise."""
-    parts = Path(path).stem.split("_")
-    if len(parts) != 3 or not all(parts) or not parts[2].isdigit():
-        raise ValueError(f"name is not <vocab>_<speaker>_<take> with a numeric take: {Path(path).name}")
-    return RecordingName(parts[0], parts[1], int(parts[2]))
 
 
 # --- assembling a recording from single words ------------------------------------------------

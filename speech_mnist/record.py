@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import write_wav
-from .corpus import parse_recording_name
+from .recording import parse_recording_name
 from .errors import UserError
 
 

@@ -164,6 +164,11 @@ def cut(samples: np.ndarray, sample_rate: int, span: tuple[float, float], pad_s:
 # --- scoring against true boundaries ---------------------------------------------------------
 
 
+def overlap(a, b):
+    """How long spans a and b (start, end) share, in their unit; 0 when apart. Works on arrays too."""
+    return np.maximum(0.0, np.minimum(a[1], b[1]) - np.maximum(a[0], b[0]))
+
+
 def match_words(found: list[tuple[float, float]], truth: list[tuple[float, float]], min_overlap: float = 0.5):
     """Pairs (i_found, i_true) where the spans overlap by at least `min_overlap` of their union."""
     pairs, used = [], set()
@@ -172,7 +177,7 @@ def match_words(found: list[tuple[float, float]], truth: list[tuple[float, float
         for i, (fs, fe) in enumerate(found):
             if i in used:
                 continue
-            inter = max(0.0, min(fe, te) - max(fs, ts))
+            inter = overlap((fs, fe), (ts, te))
             union = max(fe, te) - min(fs, ts)
             if union > 0 and inter / union >= best_iou:
                 best, best_iou = i, inter / union
@@ -217,8 +222,8 @@ def labelled_right(words, truth) -> float:
     right = 0
     for word in words.itertuples():
         table = truth_of[word.recording]
-        overlap = np.minimum(word.end, table["end"]) - np.maximum(word.start, table["start"])
-        right += overlap.max() > 0 and table["word"].iloc[int(np.argmax(overlap))] == word.word
+        shared = overlap((word.start, word.end), (table["start"].to_numpy(), table["end"].to_numpy()))
+        right += shared.max() > 0 and table["word"].iloc[int(np.argmax(shared))] == word.word
     return round(right / len(words), 4) if len(words) else 0.0
 
 

@@ -64,6 +64,19 @@ def features(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
     raise ValueError(f"unknown stamp.feature {kind!r}: use fbank, mel, mfcc or pretrained")
 
 
+def read_at(image: np.ndarray, positions: np.ndarray, axis: int) -> np.ndarray:
+    """`image` read at fractional `positions` along `axis`, each value between its two neighbours."""
+    moved = np.moveaxis(image, axis, -1)
+    rows = moved.reshape(-1, moved.shape[-1])
+    read = np.stack([np.interp(positions, np.arange(rows.shape[1]), row) for row in rows])
+    return np.moveaxis(read.reshape(*moved.shape[:-1], len(positions)), -1, axis)
+
+
+def stretch_frames(image: np.ndarray, frames: int) -> np.ndarray:
+    """(bands, n) -> (bands, frames): the time axis stretched or squeezed evenly."""
+    return read_at(image, np.linspace(0, image.shape[1] - 1, frames), axis=1)
+
+
 def to_stamp(feature: np.ndarray, frames: int, normalise: str = "stamp") -> np.ndarray:
     """Stretch or squeeze the time axis to `frames` and standardise, so level does not matter.
 
@@ -72,8 +85,7 @@ def to_stamp(feature: np.ndarray, frames: int, normalise: str = "stamp") -> np.n
     voice's fixed colouring adds the same amount to a band in every frame, and goes with it.
     "none": kept as they are (a pretrained stamp's numbers are already on the model's scale).
     """
-    positions = np.linspace(0, feature.shape[1] - 1, frames)
-    stretched = np.stack([np.interp(positions, np.arange(feature.shape[1]), row) for row in feature])
+    stretched = stretch_frames(feature, frames)
     if normalise == "none":
         return stretched.astype(np.float32)
     if normalise == "band":

@@ -7,7 +7,7 @@ import numpy as np
 from .audio import read_audio
 from .config import resolve_path
 from .corpus import load_noise, room_tone
-from .stamps import make_stamp
+from .stamps import make_stamp, read_at
 
 
 # --- augmentation ---------------------------------------------------------------------------
@@ -34,9 +34,8 @@ def warp_bands(stamp: np.ndarray, factor: float) -> np.ndarray:
     A longer or shorter vocal tract moves every formant by about the same factor: warping
     the bands is a cheap stand-in for another speaker (vocal tract length perturbation).
     """
-    bands = np.arange(stamp.shape[0])
-    source = np.clip(bands * factor, 0, stamp.shape[0] - 1)
-    return np.stack([np.interp(source, bands, column) for column in stamp.T], axis=1).astype(stamp.dtype)
+    source = np.clip(np.arange(stamp.shape[0]) * factor, 0, stamp.shape[0] - 1)
+    return read_at(stamp, source, axis=0).astype(stamp.dtype)
 
 
 def shift_and_mask(stamp: np.ndarray, augment: dict, rng: np.random.Generator) -> np.ndarray:

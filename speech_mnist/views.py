@@ -6,7 +6,7 @@ import numpy as np
 
 from .evaluation import save_figure
 from .segment import band_energy_db, cut, noise_floor
-from .stamps import make_stamp
+from .stamps import make_stamp, stretch_frames
 
 
 def plot_segmentation(samples: np.ndarray, rate: int, spans: list, params: dict, path: Path, title: str) -> None:
@@ -65,8 +65,7 @@ def stamp_to_audio(stamp_image: np.ndarray, rate: int, stamp: dict, seconds: flo
 
     hop = int(rate * stamp["hop_ms"] / 1000)
     frames = max(2, int(round(seconds * rate / hop)))
-    positions = np.linspace(0, stamp_image.shape[1] - 1, frames)
-    stretched = np.stack([np.interp(positions, np.arange(stamp_image.shape[1]), row) for row in stamp_image])
+    stretched = stretch_frames(stamp_image, frames)
     if stamp["feature"] == "mfcc":
         return librosa.feature.inverse.mfcc_to_audio(stretched, n_mels=max(40, stamp["bands"]), sr=rate,
                                                      n_fft=stamp["n_fft"], hop_length=hop)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .audio import BadAudio, is_audio_name, normalise_level, read_audio, write_wav
-from .corpus import parse_recording_name
+from .recording import parse_recording_name
 from .segment import cut, locate_words
 
 WORD_COLUMNS = ["path", "recording", "vocab", "word", "speaker", "take", "start", "end"]

@@ -6,14 +6,13 @@
 Confusion matrices as CSV (for `dvc plots`) and PNG; everything also logged to MLflow.
 """
 
-import json
 from pathlib import Path
 
 import mlflow
 
-from speech_mnist import evaluation as E
-from speech_mnist import models, tracking, transfer
+from speech_mnist import evaluation, models, tracking, transfer
 from speech_mnist.config import load_params
+from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
 
 STAMPS, PLOTS = Path("data/stamps"), Path("plots")
@@ -38,18 +37,18 @@ def main() -> None:
 
     results = {"cnn": (digits_actual, digits_predicted, digits["vocab"]),
                "svm": (words_actual, words_predicted, words["vocab"])}
-    metrics = {name: E.classification_metrics(*r) for name, r in results.items()}
+    metrics = {name: evaluation.classification_metrics(*r) for name, r in results.items()}
     metrics["transfer_curve"] = {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}
-    METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(METRICS, metrics)
     curve.to_csv(PLOTS / "transfer_curve.csv", index=False, lineterminator="\n")
-    E.plot_curve(curve, f"transfer to {corpus['transfer']}", PLOTS / "transfer_curve.png")
+    evaluation.plot_curve(curve, f"transfer to {corpus['transfer']}", PLOTS / "transfer_curve.png")
 
     with tracking.stage_run("evaluate", params):
         for name, (actual, predicted, vocab) in results.items():
             tested = corpus["digits" if name == "cnn" else "transfer"]
             title = f"{name.upper()} on held-out {tested}: {metrics[name]['accuracy']:.1%}"
-            matrix, _ = E.write_confusion(actual, predicted, vocab, title, PLOTS / "confusion", name)
-            E.log_results(name, metrics[name], matrix, title)
+            matrix, _ = evaluation.write_confusion(actual, predicted, vocab, title, PLOTS / "confusion", name)
+            evaluation.log_results(name, metrics[name], matrix, title)
         mlflow.log_metrics({f"svm_accuracy_{k}": a for k, a in metrics["transfer_curve"].items()})
         mlflow.log_artifact(PLOTS / "transfer_curve.png")
     print(f"CNN {metrics['cnn']['accuracy']:.1%} on {len(digits_actual)} held-out {corpus['digits']} words; "

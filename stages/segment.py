@@ -6,15 +6,15 @@ boundaries where the corpus knows them, boundary error, precision, recall and th
 written words that carry their true label).
 """
 
-import json
 import shutil
 from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
-from speech_mnist import words as W
+from speech_mnist import words
 from speech_mnist.config import load_params
+from speech_mnist.files import write_metrics
 from speech_mnist.segment import segmentation_metrics
 
 RECORDINGS = Path("data/recordings")
@@ -26,26 +26,25 @@ def main() -> None:
     params = load_params()
     vocabs, audio, seg = params["corpus"]["vocabs"], params["audio"], params["segment"]
     shutil.rmtree(OUT, ignore_errors=True)
-    recordings = W.list_recordings(RECORDINGS)
-    clashes = W.stem_clashes(recordings)
+    recordings = words.list_recordings(RECORDINGS)
+    clashes = words.stem_clashes(recordings)
     found, rows, rejects = {}, [], []
     for path in tqdm(recordings, desc="segment", unit="recording", disable=None):
         try:
-            W.check_unique(path, clashes)
-            segmented = W.split_recording(path, vocabs, audio, seg)
+            words.check_unique(path, clashes)
+            segmented = words.split_recording(path, vocabs, audio, seg)
             found[path.name] = segmented.spans
-            W.check_count(segmented)
-            W.check_steady(segmented, seg["min_steady_db"])
-        except W.Rejected as reason:
+            words.check_count(segmented)
+            words.check_steady(segmented, seg["min_steady_db"])
+        except words.Rejected as reason:
             rejects.append([path.name, str(reason)])
             continue
-        rows += W.write_words(segmented, OUT, audio["sample_rate"], seg["pad_s"])
-    manifest = W.write_table(rows, W.WORD_COLUMNS, OUT / "manifest.csv")
-    W.write_table(rejects, W.REJECT_COLUMNS, OUT / "rejects.csv")
+        rows += words.write_words(segmented, OUT, audio["sample_rate"], seg["pad_s"])
+    manifest = words.write_table(rows, words.WORD_COLUMNS, OUT / "manifest.csv")
+    words.write_table(rejects, words.REJECT_COLUMNS, OUT / "rejects.csv")
     truth = pd.read_csv(RECORDINGS / "boundaries.csv")
     metrics = segmentation_metrics(found, truth, len(recordings), len(rejects), manifest)
-    METRICS.parent.mkdir(exist_ok=True)
-    METRICS.write_text(json.dumps(metrics, indent=2) + "\n")
+    write_metrics(METRICS, metrics)
     print(f"{len(rows)} words from {len(recordings)} recordings; {len(rejects)} rejected, see {OUT}/rejects.csv")
 
 

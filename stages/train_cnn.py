@@ -4,13 +4,13 @@ The architecture comes from conf/model/, training from conf/train/. Per-epoch lo
 accuracy (on the training and the held-out split) go to MLflow and to metrics/train_cnn.json.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from speech_mnist import models, tracking, train
 from speech_mnist.config import load_params
+from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
 
 STAMPS = Path("data/stamps")
@@ -34,7 +34,7 @@ def main() -> None:
         history = train.fit(model, x_train, y_train, x_test, y_test, params["train"], [tracking.epoch_logger()])
     models.save_keras(model, MODEL)
     last = {k: round(float(v[-1]), 4) for k, v in history.history.items()}
-    METRICS.write_text(json.dumps({"epochs": params["train"]["epochs"], **last}, indent=2) + "\n")
+    write_metrics(METRICS, {"epochs": params["train"]["epochs"], **last})
 
 
 if __name__ == "__main__":

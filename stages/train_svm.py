@@ -5,13 +5,13 @@ last conv block: transfer.features) are the features of a scikit-learn SVM fitte
 `transfer.shots` training examples per word.
 """
 
-import json
 from pathlib import Path
 
 import mlflow
 
 from speech_mnist import models, tracking, transfer
 from speech_mnist.config import load_params
+from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
 
 STAMPS = Path("data/stamps")
@@ -31,8 +31,8 @@ def main() -> None:
         train_accuracy = float(svm.score(features, y))  # on all training words, not just the k shots
         mlflow.log_metric("train_accuracy", train_accuracy)
     transfer.save_svm(svm, SVM)
-    METRICS.write_text(json.dumps({"shots": settings["shots"], "words": info["vocab"],
-                                   "train_accuracy": round(train_accuracy, 4)}, indent=2) + "\n")
+    write_metrics(METRICS, {"shots": settings["shots"], "words": info["vocab"],
+                            "train_accuracy": round(train_accuracy, 4)})
     print(f"{vocab}: SVM on {settings['shots']} shots per word, {train_accuracy:.1%} on all {len(y)} training words")
 
 

@@ -8,7 +8,8 @@ import pandas as pd
 import soundfile as sf
 
 from conftest import compose, make_workspace, run_stage
-from speech_mnist.corpus import (assemble, espeak_voices, extra_voice_speakers, find_clip_takes, parse_recording_name,
+from speech_mnist.recording import parse_recording_name
+from speech_mnist.corpus import (assemble, espeak_voices, extra_voice_speakers, find_clip_takes,
                                  trim_clip)
 
 SYNTHETIC = compose()["corpus"]
