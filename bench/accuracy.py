@@ -1,7 +1,7 @@
 """Benchmark: accuracy of the whole pipeline on real speech, and on the synthetic default.
 
     python bench/accuracy.py [--corpora ../shared/corpora] [--only takes,loso,synthetic]
-                             [--speakers george,theo] [-S key=value ...]
+                             [--speakers george,theo] [-S key=value ...] [--record]
 
 Each figure is a real `dvc repro` of this pipeline in a throw-away DVC repository:
 - takes: FSDD digits, train on takes 5-49 of the 5 speakers, test on takes 0-4; and transfer to
@@ -10,7 +10,8 @@ Each figure is a real `dvc repro` of this pipeline in a throw-away DVC repositor
 - loso: FSDD leave-one-speaker-out, train on 4 speakers and test on the 5th, every fold
   (or only the folds of --speakers; the mean is then over those folds);
 - synthetic: the default corpus, digits on held-out voices and animals at 5 shots.
--S passes extra Hydra overrides (e.g. -S model=seed -S train.epochs=20) to every run.
+-S passes extra Hydra overrides (e.g. -S model=workshop -S train.epochs=20) to every run; --record
+writes the lines to docs/results.md.
 """
 
 import argparse
@@ -21,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from results import record
 from speech_mnist.config import compose_yaml
 from speech_mnist.workspace import REPO, make_workspace, venv_env
 
@@ -51,30 +53,47 @@ def main() -> None:
     parser.add_argument("--only", default="takes,loso,synthetic", help="comma-separated: takes, loso, synthetic")
     parser.add_argument("--speakers", default=",".join(SPEAKERS), help="comma-separated folds of loso to run")
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra Hydra override")
+    parser.add_argument("--record", action="store_true", help="write the lines to docs/results.md")
     args = parser.parse_args()
     parts = args.only.split(",")
     speakers = args.speakers.split(",")
     if unknown := sorted(set(speakers) - set(SPEAKERS)):
         parser.error(f"--speakers: not FSDD speakers: {', '.join(unknown)} (they are {', '.join(SPEAKERS)})")
     real = ["corpus=fsdd", f"corpus.root={args.corpora.resolve()}", *args.overrides]
+    lines, headlines = [], []
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
     with tempfile.TemporaryDirectory() as tmp:
         if "takes" in parts or "loso" in parts:
             ws = make_workspace(Path(tmp) / "fsdd", real, dvc=True)
         if "takes" in parts:
             # the transfer both ways, whatever the config chose: only train_svm and evaluate re-run
-            print(line("FSDD takes 0-4, transfer=default", repro(ws, [*real, "transfer=default"])), flush=True)
-            print(line("  the same, transfer=conv", repro(ws, [*real, "transfer=conv"])), flush=True)
+            logits = repro(ws, [*real, "transfer=default"])
+            say(line("FSDD takes 0-4, transfer=default", logits))
+            conv = repro(ws, [*real, "transfer=conv"])
+            say(line("  the same, transfer=conv", conv))
+            headlines.append(f"takes 0-4 {logits['cnn']['accuracy']:.1%}, commands 5-shot "
+                             f"{max(logits['svm']['accuracy'], conv['svm']['accuracy']):.1%}")
         if "loso" in parts:
             folds = []
             for speaker in speakers:
                 fold = [*real, "corpus.vocabs.num.split.by=speaker", f"corpus.vocabs.num.split.test=[{speaker}]"]
                 folds.append(repro(ws, fold))
-                print(line(f"FSDD leave out {speaker}", folds[-1]), flush=True)
+                say(line(f"FSDD leave out {speaker}", folds[-1]))
             mean = sum(f["cnn"]["accuracy"] for f in folds) / len(folds)
-            print(f"{f'FSDD leave-one-speaker-out, mean of {len(folds)}':<34} CNN {mean:7.2%}")
+            say(f"{f'FSDD leave-one-speaker-out, mean of {len(folds)}':<34} CNN {mean:7.2%}")
+            headlines.append(f"leave-one-speaker-out {mean:.1%} (lowest fold {min(f['cnn']['accuracy'] for f in folds):.1%})")
         if "synthetic" in parts:
             ws = make_workspace(Path(tmp) / "synthetic", args.overrides, dvc=True)
-            print(line("synthetic, held-out voices", repro(ws, args.overrides)), flush=True)
+            synthetic = repro(ws, args.overrides)
+            say(line("synthetic, held-out voices", synthetic))
+            headlines.append(f"synthetic held-out voices {synthetic['cnn']['accuracy']:.1%}")
+    if args.record:
+        config = " ".join(args.overrides) or "default config"
+        record(f"accuracy {args.only} {config}", f"Accuracy ({args.only}; {config})", lines, "; ".join(headlines))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
 """Benchmark: how well the segment stage splits recordings into words, on the synthetic corpus
 and on continuous recordings built from real speech (FSDD and the commands corpus).
 
-    python bench/segmentation.py [--corpora ../shared/corpora]
+    python bench/segmentation.py [--corpora ../shared/corpora] [--record]
 
 Prints, per corpus and vocab, the share of recordings split into the right number of words,
 boundary error, word precision/recall, and the share of the words the stage keeps whose label
 is the word they overlap most; and the seed notebook's method on the same
-recordings, for comparison. Nothing is written to the repository.
+recordings, for comparison. --record writes the table to docs/results.md.
 """
 
 import argparse
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from results import record
 from speech_mnist.audio import normalise_level, read_audio
 from speech_mnist.segment import score
 from speech_mnist.workspace import REPO, make_workspace, run_stage
@@ -53,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpora", type=Path, default=REPO.parent / "shared" / "corpora",
                         help="folder with fsdd/ and commands/ (default: ../shared/corpora)")
+    parser.add_argument("--record", action="store_true", help="write the table to docs/results.md")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +66,12 @@ def main() -> None:
                                  "boundary ms (median / p95)": f"{m['boundary_error_ms_median']} / {m['boundary_error_ms_p95']}",
                                  "precision": m["word_precision"], "recall": m["word_recall"],
                                  "labels right": m.get("words_labelled_right", "")})
-    print(pd.DataFrame(rows).to_string(index=False))
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False))
+    if args.record:
+        fsdd = table[(table["corpus"] == "fsdd") & (table["vocab"] == "num") & (table["method"] == "ours")].iloc[0]
+        record("segmentation", "Segmentation of continuous recordings into words", table.to_string(index=False).splitlines(),
+               f"FSDD-built recordings: {fsdd['right count']} split into the right number of words")
 
 
 if __name__ == "__main__":

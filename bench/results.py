@@ -1,0 +1,47 @@
+"""The results file the README points to: each benchmark writes its own section of docs/results.md.
+
+A section is the benchmark's command line and its printed lines, between markers, so a rerun
+replaces it and nothing in the file is typed by hand.
+"""
+
+import re
+import shlex
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "docs" / "results.md"
+README = REPO / "README.md"
+HEADER = """# Results
+
+Every figure here was written by the `bench/` command named above it, on a 2-core CPU machine
+(`python bench/<name>.py ... --record` rewrites its own section). Accuracy is on real human speech
+unless a line says synthetic.
+"""
+
+
+def record(name: str, title: str, lines: list[str], headline: str, path: Path = RESULTS, readme: Path = README) -> None:
+    """Replace (or add) section `name` of the results file: `title`, the command that is running, its
+    `lines`, and a one-line `headline`; then rebuild the README's table of headlines from the file."""
+    command = "python " + " ".join(shlex.quote(a) for a in [f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+    body = "\n".join([f"<!-- {name} -->", f"## {title}", "", f"`{command}`", "", f"Headline: {headline}", "",
+                      "```", *lines, "```", f"<!-- /{name} -->"])
+    text = replace_block(path.read_text() if path.exists() else HEADER, name, body)
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text.rstrip() + "\n")
+    if readme.exists():
+        readme.write_text(replace_block(readme.read_text(), "headlines", headline_table(text)))
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    """`text` with the block between <!-- name --> and <!-- /name --> (markers included) replaced by
+    `body`, or `body` appended when there is no such block."""
+    pattern = re.compile(rf"<!-- {re.escape(name)} -->.*?<!-- /{re.escape(name)} -->", re.S)
+    return pattern.sub(lambda _: body, text) if pattern.search(text) else text.rstrip() + "\n\n" + body
+
+
+def headline_table(results: str) -> str:
+    """The README's block: one row per section of the results file, its title and headline."""
+    rows = re.findall(r"^## (.+)\n\n`[^`]+`\n\nHeadline: (.+)$", results, re.M)
+    table = ["| result | headline |", "|---|---|", *(f"| {title} | {headline} |" for title, headline in rows)]
+    return "\n".join(["<!-- headlines -->", *table, "<!-- /headlines -->"])

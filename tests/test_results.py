@@ -1,0 +1,28 @@
+"""bench/results.py: each benchmark rewrites its own section of the results file, and the README's
+headline table is rebuilt from those sections: no figure is typed by hand."""
+
+import sys
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "bench"))
+import results  # noqa: E402
+
+
+def test_a_rerun_replaces_its_section_and_the_readme_follows(tmp_path):
+    readme, found = tmp_path / "README.md", tmp_path / "results.md"
+    readme.write_text("intro\n<!-- headlines -->\nold\n<!-- /headlines -->\nrest\n")
+    results.record("a", "Bench A", ["A 1"], "A 99%", found, readme)
+    results.record("b", "Bench B", ["B 1"], "B 50%", found, readme)
+    results.record("a", "Bench A", ["A 2"], "A 98%", found, readme)
+    text = found.read_text()
+    assert text.count("## Bench A") == 1 and "A 2" in text and "A 1" not in text and "B 1" in text
+    assert "`python bench/" in text  # the command that wrote it
+    assert readme.read_text() == ("intro\n<!-- headlines -->\n| result | headline |\n|---|---|\n"
+                                  "| Bench A | A 98% |\n| Bench B | B 50% |\n<!-- /headlines -->\nrest\n")
+
+
+def test_the_readme_headlines_are_the_results_files_own():
+    text = (REPO / "docs" / "results.md").read_text() if (REPO / "docs" / "results.md").exists() else results.HEADER
+    block = results.headline_table(text)
+    assert block in (REPO / "README.md").read_text()
