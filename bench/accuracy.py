@@ -16,29 +16,20 @@ writes the lines to docs/results.md.
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from results import record
-from speech_mnist.config import compose_yaml
-from speech_mnist.workspace import REPO, make_workspace, venv_env
+import workspace
+from workspace import REPO, make_workspace
 
 SPEAKERS = ["george", "jackson", "nicolas", "theo", "yweweler"]
 
 
 def repro(ws: Path, overrides: list[str]) -> dict:
-    """Compose params.yaml with `overrides`, `dvc repro`, and return the evaluate metrics."""
-    (ws / "params.yaml").write_text(compose_yaml(overrides, ws / "conf"))
-    started = time.time()
-    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=ws, env=venv_env(), capture_output=True, text=True)
-    if result.returncode:
-        raise SystemExit(f"dvc repro failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    metrics = json.loads((ws / "metrics/evaluate.json").read_text())
-    metrics["seconds"] = round(time.time() - started)
-    return metrics
+    """`dvc repro` the workspace with `overrides`; the evaluate metrics, and the seconds it took."""
+    seconds = workspace.repro(ws, overrides)
+    return json.loads((ws / "metrics/evaluate.json").read_text()) | {"seconds": round(seconds)}
 
 
 def line(name: str, metrics: dict) -> str:

@@ -19,19 +19,9 @@ from pathlib import Path
 import pandas as pd
 
 from results import record
-from speech_mnist.config import compose_yaml
-from speech_mnist.workspace import REPO, make_workspace, venv_env
+from workspace import REPO, make_workspace, repro, venv_env
 
 DIGITS = "zero one two three four five six seven eight nine".split()
-
-
-def build(ws: Path, overrides: list[str]) -> float:
-    (ws / "params.yaml").write_text(compose_yaml(overrides, ws / "conf"))
-    started = time.time()
-    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=ws, env=venv_env(), capture_output=True, text=True)
-    if result.returncode:
-        raise SystemExit(f"dvc repro failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return time.time() - started
 
 
 def predict(ws: Path, clips: list[Path]) -> tuple[list[dict], float]:
@@ -65,7 +55,7 @@ def main() -> None:
         parser.error(f"no FSDD clips in {args.corpora / 'fsdd' / 'recordings'}")
     with tempfile.TemporaryDirectory() as tmp:
         ws = make_workspace(Path(tmp) / "offline", args.overrides, dvc=True)
-        built = build(ws, args.overrides)
+        built = repro(ws, args.overrides)
         report, seconds = predict(ws, clips)
     table = score(report)
     by_speaker = table.groupby("speaker")[["right", "best_right", "one_word"]].mean()

@@ -9,18 +9,16 @@ A true word counts as right when the detected word that overlaps it most carries
 """
 
 import argparse
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from results import record
-from speech_mnist.config import compose_yaml, load_params
+from speech_mnist.config import load_params
 from speech_mnist.recognise import Recogniser
 from speech_mnist.segment import overlap
-from speech_mnist.workspace import REPO, make_workspace, venv_env
+from workspace import REPO, make_workspace, repro
 
 
 def score_recording(found, truth: pd.DataFrame) -> tuple[int, int]:
@@ -47,9 +45,7 @@ def main() -> None:
         if ws is None:
             overrides = ["corpus=fsdd", f"corpus.root={args.corpora.resolve()}"]
             ws = make_workspace(Path(tmp) / "fsdd", overrides, dvc=True)
-            (ws / "params.yaml").write_text(compose_yaml(overrides, ws / "conf"))
-            subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=ws, env=venv_env(), check=True,
-                           capture_output=True)
+            repro(ws, overrides)
         params = load_params(ws / "params.yaml")
         held_out = [str(t) for t in params["corpus"]["vocabs"]["num"]["split"]["test"]]
         truth = pd.read_csv(ws / "data/recordings/boundaries.csv")

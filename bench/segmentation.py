@@ -20,7 +20,7 @@ import pandas as pd
 from results import record
 from speech_mnist.audio import normalise_level, read_audio
 from speech_mnist.segment import score
-from speech_mnist.workspace import REPO, make_workspace, run_stage
+from workspace import REPO, make_workspace, run_stage
 
 
 def seed_method(samples: np.ndarray, rate: int) -> list[tuple[float, float]]:

@@ -13,9 +13,11 @@ import pytest
 import yaml
 
 from speech_mnist.config import compose_yaml
-from speech_mnist.workspace import make_workspace, stage_command, venv_env
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))  # the workspace harness lives beside the benchmarks
+from workspace import make_workspace, stage_command, venv_env  # noqa: E402
+
 SHARED_CORPORA = (REPO / ".." / "shared" / "corpora").resolve()
 
 # Small enough to run every stage in seconds: 4 voices, 1-2 takes, 2 epochs.

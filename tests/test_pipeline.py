@@ -14,7 +14,7 @@ import yaml
 from conftest import TINY, make_dvc_workspace, run
 from speech_mnist.files import load_npz
 from speech_mnist.transfer import load_svm
-from speech_mnist.workspace import make_workspace, stage_command, venv_env
+from workspace import make_workspace, stage_command, venv_env
 
 pytestmark = pytest.mark.slow
 

@@ -1,12 +1,9 @@
 """bench/results.py: each benchmark rewrites its own section of the results file, and the README's
 headline table is rebuilt from those sections: no figure is typed by hand."""
 
-import sys
+import results  # bench/, on the path through conftest
 
 from conftest import REPO
-
-sys.path.insert(0, str(REPO / "bench"))
-import results  # noqa: E402
 
 
 def test_a_rerun_replaces_its_section_and_the_readme_follows(tmp_path):

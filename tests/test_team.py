@@ -51,7 +51,7 @@ def test_s3_remote_round_trip_on_moto(team_repo, tmp_path):
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     credentials = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
-    from speech_mnist.workspace import venv_env
+    from workspace import venv_env
 
     env = venv_env() | credentials
     moto = [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]

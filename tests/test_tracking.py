@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from speech_mnist import evaluation, tracking
-from speech_mnist.workspace import venv_env
+from workspace import venv_env
 
 
 @pytest.fixture

@@ -1,12 +1,16 @@
-"""Throw-away copies of the pipeline, for benchmarks and tests that run stages on other params."""
+"""Throw-away copies of the pipeline, for benchmarks and tests that run stages on other params.
+
+Harness, not product: benchmarks import it from here, tests through conftest.
+"""
 
 import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-from .config import compose_yaml
+from speech_mnist.config import compose_yaml
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,3 +47,15 @@ def run_stage(workspace: Path, stage: str, quiet: bool = True) -> subprocess.Com
     """Run a stage in the workspace; CalledProcessError (with its output) if it fails."""
     return subprocess.run(stage_command(stage), cwd=workspace, env=venv_env(), check=True,
                           capture_output=quiet, text=True)
+
+
+def repro(workspace: Path, overrides=()) -> float:
+    """Compose the workspace's params.yaml with `overrides` and `dvc repro` it; returns the seconds
+    it took. SystemExit with the end of DVC's output when it fails."""
+    (workspace / "params.yaml").write_text(compose_yaml(list(overrides), workspace / "conf"))
+    started = time.time()
+    result = subprocess.run([sys.executable, "-m", "dvc", "repro"], cwd=workspace, env=venv_env(),
+                            capture_output=True, text=True)
+    if result.returncode:
+        raise SystemExit(f"dvc repro failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return time.time() - started
