@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 
 from results import record
-from speech_mnist.audio import normalise_level, read_audio
+from speech_mnist.audio import load
+from speech_mnist.config import load_params
 from speech_mnist.segment import score
 from workspace import REPO, make_workspace, run_stage
 
@@ -38,13 +39,14 @@ def bench(corpus: str, corpora: Path, workdir: Path) -> dict:
     # real speech only: without the eSpeak voices that corpus=fsdd adds to its digits
     ws = make_workspace(workdir / corpus, [f"corpus={corpus}", f"corpus.root={corpora}", "corpus.espeak_takes=0"]
                         if corpus != "synthetic" else ["corpus=synthetic"])
+    audio = load_params(ws / "params.yaml")["audio"]
     run_stage(ws, "synthesize")
     run_stage(ws, "segment")
     ours = json.loads((ws / "metrics/segment.json").read_text())
     truth = pd.read_csv(ws / "data/recordings/boundaries.csv")
     result = {}
     for vocab, table in truth.groupby("vocab"):
-        pairs = [(seed_method(normalise_level(read_audio(ws / "data/recordings" / rec, 8000), -1), 8000),
+        pairs = [(seed_method(load(ws / "data/recordings" / rec, audio)[0], audio["sample_rate"]),
                   list(zip(g["start"], g["end"]))) for rec, g in table.groupby("recording")]
         result[vocab] = {"ours": ours[f"truth_{vocab}"], "seed": score(pairs)}
     return result

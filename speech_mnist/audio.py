@@ -36,6 +36,13 @@ def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     return resample(mono, rate, sample_rate)
 
 
+def load(path: str | Path, audio: dict) -> tuple[np.ndarray, list[str]]:
+    """A recording as the pipeline hears it: mono at audio["sample_rate"], its peak at
+    audio["peak_dbfs"]; and what is odd about it (truncated, very quiet). BadAudio if unusable."""
+    raw = read_audio(path, audio["sample_rate"])
+    return normalise_level(raw, audio["peak_dbfs"]), warnings_about(Path(path), raw)
+
+
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     if rate == target:
         return samples.astype(np.float32)

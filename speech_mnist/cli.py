@@ -172,21 +172,20 @@ def cmd_predict(args) -> int:
 
 def cmd_inspect(args) -> int:
     """The seed's "play with segmentation" view of one recording, as a PNG."""
-    from .audio import BadAudio, normalise_level, read_audio, warnings_about
-    from .segment import find_words
+    from .audio import BadAudio, load
+    from .segment import locate_words
     from .views import plot_segmentation
 
     _, params = project_and_params(args)
     rate = params["audio"]["sample_rate"]
     try:
-        raw = read_audio(args.file, rate)
+        samples, warnings = load(args.file, params["audio"])
     except (BadAudio, OSError) as error:
         print(f"{args.file}: cannot read: {first_line(error)}", file=sys.stderr)
         return 1
-    for warning in warnings_about(Path(args.file), raw):
+    for warning in warnings:
         print(f"{args.file}: warning: {warning}", file=sys.stderr)
-    samples = normalise_level(raw, params["audio"]["peak_dbfs"])
-    spans = find_words(samples, rate, params["segment"], args.words)
+    spans = locate_words(samples, rate, params["segment"], args.words).spans
     output = args.output or Path(Path(args.file).stem + ".inspect.png")
     plot_segmentation(samples, rate, spans, params, output, f"{Path(args.file).name}: {len(spans)} words")
     print(f"{len(spans)} words: {', '.join(f'{a:.2f}-{b:.2f}s' for a, b in spans) or 'no speech'} -> {output}")

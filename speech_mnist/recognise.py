@@ -5,9 +5,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import normalise_level, read_audio, warnings_about
+from .audio import load
 from .errors import UserError
-from .segment import cut, find_words
+from .segment import cut, locate_words
 from .stamps import make_stamp
 
 CNN = Path("models/cnn.keras")
@@ -105,10 +105,8 @@ class Recogniser:
     def cut_words(self, path: Path) -> tuple[list, np.ndarray, list[str]]:
         """A recording's word spans, their stamps (n, bands, frames, 1) and its warnings."""
         rate = self.params["audio"]["sample_rate"]
-        raw = read_audio(path, rate)
-        warnings = warnings_about(path, raw)
-        samples = normalise_level(raw, self.params["audio"]["peak_dbfs"])
-        spans = find_words(samples, rate, self.params["segment"])
+        samples, warnings = load(path, self.params["audio"])
+        spans = locate_words(samples, rate, self.params["segment"]).spans
         pad, stamp = self.params["segment"]["pad_s"], self.params["stamp"]
         stamps = np.array([make_stamp(cut(samples, rate, s, pad), rate, stamp) for s in spans], np.float32)
         return spans, stamps.reshape(len(spans), stamp["bands"], stamp["frames"], 1), warnings

@@ -45,11 +45,6 @@ class Found:
     steady_db: float  # the span of threshold levels, in dB, that all give this many words
 
 
-def find_words(samples: np.ndarray, sample_rate: int, params: dict, expected: int | None = None):
-    """(start, end) in seconds of each word, without padding; [] when there is no speech."""
-    return locate_words(samples, sample_rate, params, expected).spans
-
-
 def locate_words(samples: np.ndarray, sample_rate: int, params: dict, expected: int | None = None) -> Found:
     """The words of a recording, with the steadiness of their count.
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .audio import BadAudio, is_audio_name, normalise_level, read_audio, write_wav
+from .audio import BadAudio, is_audio_name, load, write_wav
 from .recording import parse_recording_name
 from .segment import cut, locate_words
 
@@ -53,10 +53,9 @@ def check_unique(path: Path, clashes: dict[str, str]) -> None:
 def load_recording(path: Path, audio: dict) -> np.ndarray:
     """Mono samples at the pipeline's rate, level-normalised; Rejected if unreadable."""
     try:
-        samples = read_audio(path, audio["sample_rate"])
+        return load(path, audio)[0]
     except BadAudio as error:
         raise Rejected(str(error)) from None
-    return normalise_level(samples, audio["peak_dbfs"])
 
 
 def split_recording(path: Path, vocabs: dict, audio: dict, params: dict) -> Segmented:

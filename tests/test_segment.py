@@ -6,7 +6,7 @@ import pytest
 
 from conftest import compose
 from speech_mnist.corpus import assemble, room_tone
-from speech_mnist.segment import find_words, labelled_right, locate_words, match_words, score
+from speech_mnist.segment import labelled_right, locate_words, match_words, score
 
 RATE = 8000
 PARAMS = compose()["segment"]
@@ -29,7 +29,7 @@ def recording(n_words: int, seed: int, level_db=6.0, snr=(25, 35)):
 @pytest.mark.parametrize("seed", range(5))
 def test_finds_each_word_near_its_true_position(seed):
     samples, truth = recording(10, seed)
-    found = find_words(samples, RATE, PARAMS, expected=10)
+    found = locate_words(samples, RATE, PARAMS, expected=10).spans
     assert len(found) == 10
     for (start, end), (true_start, true_end) in zip(found, truth):
         assert abs(start - true_start) < 0.1 and abs(end - true_end) < 0.1
@@ -37,7 +37,7 @@ def test_finds_each_word_near_its_true_position(seed):
 
 def test_without_the_expected_count_words_still_separate():
     samples, truth = recording(6, seed=11, level_db=3)
-    assert len(find_words(samples, RATE, PARAMS)) == 6
+    assert len(locate_words(samples, RATE, PARAMS).spans) == 6
 
 
 def test_a_word_ends_after_its_final_release_not_at_its_closure():
@@ -47,16 +47,16 @@ def test_a_word_ends_after_its_final_release_not_at_its_closure():
     eight = np.concatenate([vowel(0.3, 150, rng), np.zeros(int(0.04 * RATE), np.float32), release])
     words = [vowel(0.3, 180, rng), eight, vowel(0.3, 120, rng)]
     samples, truth = assemble(words, RATE, rng, room_tone(RATE * 5, RATE, rng), (0.4, 0.6), (35, 35), 0)
-    found = find_words(samples, RATE, PARAMS, expected=3)
+    found = locate_words(samples, RATE, PARAMS, expected=3).spans
     assert abs(found[1][1] - truth[1][1]) < 0.03
-    assert find_words(samples, RATE, {**PARAMS, "closure_s": 0.0}, expected=3)[1][1] < truth[1][1] - 0.05
+    assert locate_words(samples, RATE, {**PARAMS, "closure_s": 0.0}, expected=3).spans[1][1] < truth[1][1] - 0.05
 
 
 def test_quiet_word_among_loud_ones_is_found():
     samples, truth = recording(5, seed=3, level_db=0)
     start, end = (int(t * RATE) for t in truth[2])
     samples[start:end] *= 10 ** (-15 / 20)  # 15 dB quieter than its neighbours
-    assert len(find_words(samples, RATE, PARAMS, expected=5)) == 5
+    assert len(locate_words(samples, RATE, PARAMS, expected=5).spans) == 5
 
 
 def test_a_count_only_a_narrow_band_of_thresholds_gives_is_reported_as_unsteady():
@@ -74,12 +74,12 @@ def test_a_count_only_a_narrow_band_of_thresholds_gives_is_reported_as_unsteady(
 
 @pytest.mark.parametrize("samples", [np.zeros(RATE * 3, np.float32), np.zeros(0, np.float32)])
 def test_silence_has_no_words(samples):
-    assert find_words(samples, RATE, PARAMS) == []
+    assert locate_words(samples, RATE, PARAMS).spans == []
 
 
 def test_steady_noise_has_no_words():
     noise = room_tone(RATE * 3, RATE, np.random.default_rng(0)) * 0.1
-    assert find_words(noise, RATE, PARAMS) == []
+    assert locate_words(noise, RATE, PARAMS).spans == []
 
 
 def test_score_counts_matches_misses_and_boundary_error():
