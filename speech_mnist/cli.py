@@ -201,7 +201,7 @@ def cmd_listen(args) -> int:
     from .views import NoAudio, stamp_to_audio
 
     project, params = project_and_params(args)
-    stamps = args.stamps or project / "data" / "stamps" / f"{params['corpus']['digits']}.npz"
+    stamps = args.stamps or project / params["paths"]["stamps"] / f"{params['corpus']['digits']}.npz"
     if not Path(stamps).is_file():
         raise UserError(f"no stamps at {stamps}: run `dvc repro` (or `dvc pull`) first, or name a file with --stamps")
     try:
@@ -234,7 +234,7 @@ def cmd_record(args, backend=None) -> int:
         raise UserError(f"unknown vocab {args.vocab!r} (known: {', '.join(vocabs)})")
     backend = backend or audio_backend()
     rate, words = params["audio"]["sample_rate"], vocabs[args.vocab]["words"]
-    folder = Path(args.folder) if args.folder else project / "data" / "raw"
+    folder = Path(args.folder) if args.folder else project / params["paths"]["raw"]
     for _ in range(args.takes):
         print(f"Recording {args.vocab}: say each word when it appears, with a pause between.")
         samples = record(backend, words, rate, args.seconds)

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import yaml
 
@@ -51,6 +52,11 @@ def load_params(path: str | os.PathLike = PARAMS_FILE) -> dict:
         raise ParamsMissing(f"{path} not found: run `speech-mnist params` (or `dvc exp run`) to compose it from conf/")
     with path.open() as f:
         return yaml.safe_load(f)
+
+
+def stage_paths(params: dict) -> SimpleNamespace:
+    """params["paths"] (conf/paths/) as Paths: e.g. stage_paths(params).words / "manifest.csv"."""
+    return SimpleNamespace(**{name: Path(path) for name, path in params["paths"].items()})
 
 
 def compose_yaml(overrides: list[str] = (), conf_dir: str | os.PathLike = "conf") -> str:

@@ -10,10 +10,6 @@ from .errors import UserError
 from .segment import cut, locate_words
 from .stamps import make_stamp
 
-CNN = Path("models/cnn.keras")
-SVM = Path("models/svm.skops")
-
-
 class ModelsMissing(UserError, FileNotFoundError):
     """The pipeline has not produced the models yet."""
 
@@ -58,12 +54,13 @@ class Recogniser:
                                f"the transfer SVM {corpus['transfer']!r}")
         self.params = params
         self.transfer = vocab is not None and vocab == corpus["transfer"]
-        check_models([root / CNN] + ([root / SVM] if self.transfer else []))
-        cnn = models.load_keras(root / CNN)
+        cnn_path, svm_path = root / params["paths"]["cnn"], root / params["paths"]["svm"]
+        check_models([cnn_path] + ([svm_path] if self.transfer else []))
+        cnn = models.load_keras(cnn_path)
         if self.transfer:
             self.words = corpus["vocabs"][vocab]["words"]
             self.extractor = models.feature_model(cnn, params["transfer"]["features"])
-            self.svm = transfer.load_svm(root / SVM)
+            self.svm = transfer.load_svm(svm_path)
         else:
             self.words, self.cnn = corpus["vocabs"][corpus["digits"]]["words"], cnn
 

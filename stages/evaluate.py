@@ -6,30 +6,27 @@
 Confusion matrices as CSV (for `dvc plots`) and PNG; everything also logged to MLflow.
 """
 
-from pathlib import Path
 
 import mlflow
 
 from speech_mnist import evaluation, models, tracking, transfer
-from speech_mnist.config import load_params
+from speech_mnist.config import load_params, stage_paths
 from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
-
-STAMPS, PLOTS = Path("data/stamps"), Path("plots")
-METRICS = Path("metrics/evaluate.json")
 
 
 def main() -> None:
     params = load_params()
+    paths = stage_paths(params)
     corpus, settings = params["corpus"], params["transfer"]
-    PLOTS.mkdir(exist_ok=True)
-    cnn, svm = models.load_keras("models/cnn.keras"), transfer.load_svm("models/svm.skops")
+    paths.plots.mkdir(exist_ok=True)
+    cnn, svm = models.load_keras(paths.cnn), transfer.load_svm(paths.svm)
 
-    x, digits_actual, digits = load_split(STAMPS / f"{corpus['digits']}.npz", "test")
+    x, digits_actual, digits = load_split(paths.stamps / f"{corpus['digits']}.npz", "test")
     digits_predicted = cnn.predict(x, verbose=0).argmax(axis=1)
 
-    x_train, y_train, _ = load_split(STAMPS / f"{corpus['transfer']}.npz", "train")
-    x_test, words_actual, words = load_split(STAMPS / f"{corpus['transfer']}.npz", "test")
+    x_train, y_train, _ = load_split(paths.stamps / f"{corpus['transfer']}.npz", "train")
+    x_test, words_actual, words = load_split(paths.stamps / f"{corpus['transfer']}.npz", "test")
     extractor = models.feature_model(cnn, settings["features"])
     train_features, test_features = transfer.featurise(extractor, x_train), transfer.featurise(extractor, x_test)
     words_predicted = svm.predict(test_features)
@@ -39,18 +36,18 @@ def main() -> None:
                "svm": (words_actual, words_predicted, words["vocab"])}
     metrics = {name: evaluation.classification_metrics(*r) for name, r in results.items()}
     metrics["transfer_curve"] = {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}
-    write_metrics(METRICS, metrics)
-    curve.to_csv(PLOTS / "transfer_curve.csv", index=False, lineterminator="\n")
-    evaluation.plot_curve(curve, f"transfer to {corpus['transfer']}", PLOTS / "transfer_curve.png")
+    write_metrics(paths.metrics / "evaluate.json", metrics)
+    curve.to_csv(paths.plots / "transfer_curve.csv", index=False, lineterminator="\n")
+    evaluation.plot_curve(curve, f"transfer to {corpus['transfer']}", paths.plots / "transfer_curve.png")
 
     with tracking.stage_run("evaluate", params):
         for name, (actual, predicted, vocab) in results.items():
             tested = corpus["digits" if name == "cnn" else "transfer"]
             title = f"{name.upper()} on held-out {tested}: {metrics[name]['accuracy']:.1%}"
-            matrix, _ = evaluation.write_confusion(actual, predicted, vocab, title, PLOTS / "confusion", name)
+            matrix, _ = evaluation.write_confusion(actual, predicted, vocab, title, paths.plots / "confusion", name)
             evaluation.log_results(name, metrics[name], matrix, title)
         mlflow.log_metrics({f"svm_accuracy_{k}": a for k, a in metrics["transfer_curve"].items()})
-        mlflow.log_artifact(PLOTS / "transfer_curve.png")
+        mlflow.log_artifact(paths.plots / "transfer_curve.png")
     print(f"CNN {metrics['cnn']['accuracy']:.1%} on {len(digits_actual)} held-out {corpus['digits']} words; "
           f"SVM {metrics['svm']['accuracy']:.1%} on {len(words_actual)} held-out {corpus['transfer']} words")
 

@@ -7,26 +7,22 @@ written words that carry their true label).
 """
 
 import shutil
-from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
 
 from speech_mnist import words
-from speech_mnist.config import load_params
+from speech_mnist.config import load_params, stage_paths
 from speech_mnist.files import write_metrics
 from speech_mnist.segment import segmentation_metrics
-
-RECORDINGS = Path("data/recordings")
-OUT = Path("data/words")
-METRICS = Path("metrics/segment.json")
 
 
 def main() -> None:
     params = load_params()
+    paths = stage_paths(params)
     vocabs, audio, seg = params["corpus"]["vocabs"], params["audio"], params["segment"]
-    shutil.rmtree(OUT, ignore_errors=True)
-    recordings = words.list_recordings(RECORDINGS)
+    shutil.rmtree(paths.words, ignore_errors=True)
+    recordings = words.list_recordings(paths.recordings)
     clashes = words.stem_clashes(recordings)
     found, rows, rejects = {}, [], []
     for path in tqdm(recordings, desc="segment", unit="recording", disable=None):
@@ -39,13 +35,13 @@ def main() -> None:
         except words.Rejected as reason:
             rejects.append([path.name, str(reason)])
             continue
-        rows += words.write_words(segmented, OUT, audio["sample_rate"], seg["pad_s"])
-    manifest = words.write_table(rows, words.WORD_COLUMNS, OUT / "manifest.csv")
-    words.write_table(rejects, words.REJECT_COLUMNS, OUT / "rejects.csv")
-    truth = pd.read_csv(RECORDINGS / "boundaries.csv")
+        rows += words.write_words(segmented, paths.words, audio["sample_rate"], seg["pad_s"])
+    manifest = words.write_table(rows, words.WORD_COLUMNS, paths.words / "manifest.csv")
+    words.write_table(rejects, words.REJECT_COLUMNS, paths.words / "rejects.csv")
+    truth = pd.read_csv(paths.recordings / "boundaries.csv")
     metrics = segmentation_metrics(found, truth, len(recordings), len(rejects), manifest)
-    write_metrics(METRICS, metrics)
-    print(f"{len(rows)} words from {len(recordings)} recordings; {len(rejects)} rejected, see {OUT}/rejects.csv")
+    write_metrics(paths.metrics / "segment.json", metrics)
+    print(f"{len(rows)} words from {len(recordings)} recordings; {len(rejects)} rejected, see {paths.words}/rejects.csv")
 
 
 if __name__ == "__main__":

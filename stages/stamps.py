@@ -6,35 +6,32 @@ by take as the corpus's vocab says). Load with np.load(..., allow_pickle=False).
 """
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from speech_mnist.audio import read_audio
-from speech_mnist.config import load_params
+from speech_mnist.config import load_params, stage_paths
 from speech_mnist.corpus import extra_voice_speakers
 from speech_mnist.stamps import assign_split, make_stamp, save_dataset
-
-WORDS = Path("data/words")
-OUT = Path("data/stamps")
 
 
 def main() -> None:
     params = load_params()
+    paths = stage_paths(params)
     rate, stamp = params["audio"]["sample_rate"], params["stamp"]
-    manifest = pd.read_csv(WORDS / "manifest.csv", dtype={"speaker": str})
-    shutil.rmtree(OUT, ignore_errors=True)
+    manifest = pd.read_csv(paths.words / "manifest.csv", dtype={"speaker": str})
+    shutil.rmtree(paths.stamps, ignore_errors=True)
     for vocab, spec in params["corpus"]["vocabs"].items():
         words = manifest[manifest["vocab"] == vocab].reset_index(drop=True)
         if words.empty:
             print(f"{vocab}: no words, no dataset")
             continue
         words["split"] = assign_split(words, spec["split"], extra_voice_speakers(params["corpus"]))
-        stamps = np.stack([make_stamp(read_audio(WORDS / p, rate), rate, stamp)
+        stamps = np.stack([make_stamp(read_audio(paths.words / p, rate), rate, stamp)
                            for p in tqdm(words["path"], desc=f"stamps {vocab}", unit="word", disable=None)])
-        save_dataset(OUT / f"{vocab}.npz", stamps, words, spec["words"])
+        save_dataset(paths.stamps / f"{vocab}.npz", stamps, words, spec["words"])
         counts = words["split"].value_counts()
         print(f"{vocab}: {len(words)} stamps {stamps.shape[1:]}, train {counts.get('train', 0)}, test {counts.get('test', 0)}")
 

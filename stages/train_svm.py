@@ -5,34 +5,29 @@ last conv block: transfer.features) are the features of a scikit-learn SVM fitte
 `transfer.shots` training examples per word.
 """
 
-from pathlib import Path
 
 import mlflow
 
 from speech_mnist import models, tracking, transfer
-from speech_mnist.config import load_params
+from speech_mnist.config import load_params, stage_paths
 from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
-
-STAMPS = Path("data/stamps")
-CNN = Path("models/cnn.keras")
-SVM = Path("models/svm.skops")
-METRICS = Path("metrics/train_svm.json")
 
 
 def main() -> None:
     params = load_params()
+    paths = stage_paths(params)
     settings, vocab = params["transfer"], params["corpus"]["transfer"]
-    x, y, info = load_split(STAMPS / f"{vocab}.npz", "train")
-    extractor = models.feature_model(models.load_keras(CNN), settings["features"])
+    x, y, info = load_split(paths.stamps / f"{vocab}.npz", "train")
+    extractor = models.feature_model(models.load_keras(paths.cnn), settings["features"])
     features = transfer.featurise(extractor, x)
     with tracking.stage_run("train_svm", params):
         svm = transfer.fit_shots(features, y, settings, settings["shots"], settings["seed"])
         train_accuracy = float(svm.score(features, y))  # on all training words, not just the k shots
         mlflow.log_metric("train_accuracy", train_accuracy)
-    transfer.save_svm(svm, SVM)
-    write_metrics(METRICS, {"shots": settings["shots"], "words": info["vocab"],
-                            "train_accuracy": round(train_accuracy, 4)})
+    transfer.save_svm(svm, paths.svm)
+    write_metrics(paths.metrics / "train_svm.json",
+                  {"shots": settings["shots"], "words": info["vocab"], "train_accuracy": round(train_accuracy, 4)})
     print(f"{vocab}: SVM on {settings['shots']} shots per word, {train_accuracy:.1%} on all {len(y)} training words")
 
 
