@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .audio import is_audio_name, read_audio, write_wav
+from .audio import read_audio, write_wav
 from .config import resolve_path
+from .noise import fit_noise, load_noise, room_tone
 from .recording import RecordingName
 
 # Notes a user keeps beside recordings in a folder corpus: never taken for recordings.
@@ -45,28 +46,12 @@ def assemble(words: list[np.ndarray], sample_rate: int, rng: np.random.Generator
     pieces.append(np.zeros(int(round(gaps[-1] * sample_rate)), dtype=np.float32))
     speech = np.concatenate(pieces)
     snr = rng.uniform(*snr_db)
-    background = _fit_noise(noise, len(speech), rng)
+    background = fit_noise(noise, len(speech), rng)
     speech_power = np.mean(np.concatenate([w * g for w, g in zip(words, gains)]) ** 2)
     noise_power = np.mean(background**2) or 1.0
     background *= np.sqrt(speech_power / noise_power / 10 ** (snr / 10))
     recording = speech + background
     return (recording / max(1.0, np.max(np.abs(recording)) / 0.99)).astype(np.float32), bounds
-
-
-def _fit_noise(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
-    """A stretch of `noise` of the given length, from a random offset, looped if too short.
-
-    Each loop is faded in and out over 10 ms so that the seams do not click.
-    """
-    offset = int(rng.integers(0, len(noise)))
-    reps = int(np.ceil((offset + length) / len(noise)))
-    fade = min(len(noise) // 2, 80)
-    if fade:
-        ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
-        noise = noise.copy()
-        noise[:fade] *= ramp
-        noise[-fade:] *= ramp[::-1]
-    return np.tile(noise, reps)[offset:offset + length].astype(np.float32)
 
 
 def trim_clip(samples: np.ndarray, sample_rate: int, top_db: float) -> np.ndarray:
@@ -90,15 +75,6 @@ def trim_silence(samples: np.ndarray, threshold: float = 0.02) -> np.ndarray:
     """Cut the leading and trailing near-silence that eSpeak puts around a word."""
     loud = np.flatnonzero(np.abs(samples) > threshold * np.max(np.abs(samples)))
     return samples[loud[0]:loud[-1] + 1] if loud.size else samples
-
-
-def room_tone(length: int, rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Synthetic background: pink-ish noise plus a faint mains hum, for the offline corpus."""
-    white = rng.standard_normal(length)
-    pink = np.cumsum(white) * 0.02 + white  # a random walk adds low-frequency weight
-    pink -= np.convolve(pink, np.ones(401) / 401, mode="same")  # but no drift
-    hum = 0.3 * np.sin(2 * np.pi * 50 * np.arange(length) / rate)
-    return (pink / np.std(pink) + hum).astype(np.float32)
 
 
 # --- the three kinds of corpus ---------------------------------------------------------------
@@ -207,25 +183,6 @@ def _write_assembled(name, word_names, words, rate, rng, noise, corpus, out_dir)
 
 def _int16_to_float(samples: np.ndarray) -> np.ndarray:
     return samples.astype(np.float32) / 32768.0
-
-
-def load_noise(folder: Path, rate: int) -> list[np.ndarray]:
-    """The background clips of a folder, at `rate`, without the digital silence padding their ends.
-
-    Left in, a stretch of exact zeros would be quieter than any room, and the noise before it
-    would stand out like a word.
-    """
-    paths = sorted(p for p in folder.iterdir() if is_audio_name(p)) if folder.is_dir() else []
-    clips = [_strip_zeros(read_audio(p, rate)) for p in paths]
-    clips = [clip for clip in clips if clip.size]
-    if not clips:
-        raise FileNotFoundError(f"no noise clips in {folder}")
-    return clips
-
-
-def _strip_zeros(samples: np.ndarray) -> np.ndarray:
-    nonzero = np.flatnonzero(samples)
-    return samples[nonzero[0]:nonzero[-1] + 1] if nonzero.size else samples[:0]
 
 
 def find_clip_takes(root: Path, spec: dict) -> dict[tuple[str, int], list[Path]]:

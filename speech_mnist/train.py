@@ -5,27 +5,11 @@ from pathlib import Path
 import numpy as np
 
 from .audio import read_audio
-from .config import resolve_path
-from .corpus import load_noise, room_tone
+from .noise import mix_noise, noise_clips
 from .stamps import make_stamp, read_at
 
 
 # --- augmentation ---------------------------------------------------------------------------
-
-
-def noise_clips(corpus: dict, rate: int, seed: int) -> list[np.ndarray]:
-    """Room noise for augmentation: the corpus's noise folder, or else synthetic room tone."""
-    if corpus.get("noise"):
-        return load_noise(resolve_path(corpus["noise"]), rate)
-    return [room_tone(rate * 5, rate, np.random.default_rng(seed))]
-
-
-def mix_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
-    """`samples` with a random stretch of `noise` at the given signal-to-noise ratio."""
-    offset = int(rng.integers(0, len(noise)))
-    stretch = np.resize(np.roll(noise, -offset), len(samples))
-    scale = np.sqrt(np.mean(samples**2) / (np.mean(stretch**2) + 1e-12) / 10 ** (snr_db / 10))
-    return (samples + scale * stretch).astype(np.float32)
 
 
 def warp_bands(stamp: np.ndarray, factor: float) -> np.ndarray:

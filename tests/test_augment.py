@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from conftest import compose
-from speech_mnist.train import mix_noise, shift_and_mask, warp_bands
+from speech_mnist.noise import mix_noise
+from speech_mnist.train import shift_and_mask, warp_bands
 
 AUGMENT = compose()["train"]["augment"]
 

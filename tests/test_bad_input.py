@@ -10,7 +10,8 @@ import soundfile as sf
 
 from conftest import make_workspace, run_stage
 from speech_mnist.audio import resample
-from speech_mnist.corpus import assemble, room_tone, trim_silence
+from speech_mnist.corpus import assemble, trim_silence
+from speech_mnist.noise import room_tone
 from speech_mnist.espeak import Espeak
 
 ANIMALS = ["cat", "dog", "fox", "bird"]

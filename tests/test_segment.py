@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from conftest import compose
-from speech_mnist.corpus import assemble, room_tone
+from speech_mnist.corpus import assemble
+from speech_mnist.noise import room_tone
 from speech_mnist.segment import labelled_right, locate_words, match_words, score
 
 RATE = 8000

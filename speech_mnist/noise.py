@@ -1,0 +1,70 @@
+"""Background noise: real room-noise clips, synthetic room tone, and mixing them under speech.
+
+The corpus builders put it under whole recordings; augmentation under single training words.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from .audio import is_audio_name, read_audio
+from .config import resolve_path
+
+
+def load_noise(folder: Path, rate: int) -> list[np.ndarray]:
+    """The background clips of a folder, at `rate`, without the digital silence padding their ends.
+
+    Left in, a stretch of exact zeros would be quieter than any room, and the noise before it
+    would stand out like a word.
+    """
+    paths = sorted(p for p in folder.iterdir() if is_audio_name(p)) if folder.is_dir() else []
+    clips = [strip_zeros(read_audio(p, rate)) for p in paths]
+    clips = [clip for clip in clips if clip.size]
+    if not clips:
+        raise FileNotFoundError(f"no noise clips in {folder}")
+    return clips
+
+
+def strip_zeros(samples: np.ndarray) -> np.ndarray:
+    nonzero = np.flatnonzero(samples)
+    return samples[nonzero[0]:nonzero[-1] + 1] if nonzero.size else samples[:0]
+
+
+def room_tone(length: int, rate: int, rng: np.random.Generator) -> np.ndarray:
+    """Synthetic background: pink-ish noise plus a faint mains hum, for the offline corpus."""
+    white = rng.standard_normal(length)
+    pink = np.cumsum(white) * 0.02 + white  # a random walk adds low-frequency weight
+    pink -= np.convolve(pink, np.ones(401) / 401, mode="same")  # but no drift
+    hum = 0.3 * np.sin(2 * np.pi * 50 * np.arange(length) / rate)
+    return (pink / np.std(pink) + hum).astype(np.float32)
+
+
+def noise_clips(corpus: dict, rate: int, seed: int) -> list[np.ndarray]:
+    """Room noise for augmentation: the corpus's noise folder, or else synthetic room tone."""
+    if corpus.get("noise"):
+        return load_noise(resolve_path(corpus["noise"]), rate)
+    return [room_tone(rate * 5, rate, np.random.default_rng(seed))]
+
+
+def fit_noise(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
+    """A stretch of `noise` of the given length, from a random offset, looped if too short.
+
+    Each loop is faded in and out over 10 ms so that the seams do not click.
+    """
+    offset = int(rng.integers(0, len(noise)))
+    reps = int(np.ceil((offset + length) / len(noise)))
+    fade = min(len(noise) // 2, 80)
+    if fade:
+        ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
+        noise = noise.copy()
+        noise[:fade] *= ramp
+        noise[-fade:] *= ramp[::-1]
+    return np.tile(noise, reps)[offset:offset + length].astype(np.float32)
+
+
+def mix_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """`samples` with a random stretch of `noise` at the given signal-to-noise ratio."""
+    offset = int(rng.integers(0, len(noise)))
+    stretch = np.resize(np.roll(noise, -offset), len(samples))
+    scale = np.sqrt(np.mean(samples**2) / (np.mean(stretch**2) + 1e-12) / 10 ** (snr_db / 10))
+    return (samples + scale * stretch).astype(np.float32)
