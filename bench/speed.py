@@ -1,0 +1,98 @@
+"""Benchmark: how long the pipeline and `speech-mnist predict` take, and how much memory they use.
+
+    python bench/speed.py [-S key=value ...] [--record]
+
+In a throw-away copy of the pipeline (default config, or -S overrides), after one warm-up run:
+- a full `dvc repro -f`, then each stage alone (wall time and peak RSS of the stage's process);
+- predict on 2500 one-word clips (the pipeline's own word files, repeated) in one call: clips per
+  second, and the time to the first printed word;
+- predict on one 10-minute recording (the pipeline's recordings joined): times faster than real time.
+Run it on an otherwise idle machine: the figures are times.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from results import record
+from speech_mnist.config import load_params
+from workspace import make_workspace, repro, stage_command, venv_env
+
+STAGES = ["synthesize", "segment", "stamps", "train_cnn", "train_svm", "evaluate"]
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one process, run to its end."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=venv_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-2000:]}")
+    return time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def first_word_and_rate(ws: Path, files: list[Path]) -> tuple[float, float]:
+    """Seconds until predict prints its first file's line, and files per second over the whole call."""
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "speech_mnist", "predict", *map(str, files)], cwd=ws,
+                               env=venv_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    first = None
+    for line in process.stdout:
+        if first is None and line.strip():
+            first = time.perf_counter() - started
+    process.wait()
+    return first or float("nan"), len(files) / (time.perf_counter() - started)
+
+
+def long_recording(ws: Path, seconds: float, path: Path) -> Path:
+    rate = load_params(ws / "params.yaml")["audio"]["sample_rate"]
+    pieces, total = [], 0
+    recordings = sorted((ws / "data/recordings").glob("*.wav"))
+    while total < seconds * rate:
+        for recording in recordings:
+            samples, _ = sf.read(recording, dtype="float32")
+            pieces.append(samples)
+            total += len(samples)
+    sf.write(path, np.concatenate(pieces)[: int(seconds * rate)], rate, subtype="PCM_16")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra Hydra override")
+    parser.add_argument("--clips", type=int, default=2500, help="one-word clips for predict (default 2500)")
+    parser.add_argument("--record", action="store_true", help="write the figures to docs/results.md")
+    args = parser.parse_args()
+    lines = []
+    with tempfile.TemporaryDirectory() as tmp:
+        ws = make_workspace(Path(tmp) / "speed", args.overrides, dvc=True)
+        repro(ws, args.overrides)  # warm-up: numba's cache, the file system
+        full, _ = timed([sys.executable, "-m", "dvc", "repro", "-f"], ws)
+        lines.append(f"full dvc repro -f: {full:.1f} s")
+        for stage in STAGES:
+            seconds, rss = timed(stage_command(stage), ws)
+            lines.append(f"  {stage:<11} {seconds:6.1f} s   peak RSS {rss:6.0f} MiB")
+        words = sorted((ws / "data/words").rglob("*.wav"))
+        clips = [words[i % len(words)] for i in range(args.clips)]
+        first, rate = first_word_and_rate(ws, clips)
+        lines.append(f"predict, {len(clips)} one-word clips in one call: {rate:.0f} clips/s; first word after {first:.1f} s")
+        recording = long_recording(ws, 600, Path(tmp) / "ten-minutes.wav")
+        seconds, _ = timed([sys.executable, "-m", "speech_mnist", "predict", str(recording)], ws)
+        lines.append(f"predict, one 10-minute recording: {seconds:.1f} s, {600 / seconds:.0f}x real time")
+    print("\n".join(lines))
+    if args.record:
+        config = " ".join(args.overrides) or "default config"
+        record(f"speed {config}", f"Speed ({config}), 2-core CPU", lines,
+               f"full rebuild {full:.0f} s (target ≤ 60 s); predict {rate:.0f} clips/s (target ≥ 200)")
+
+
+if __name__ == "__main__":
+    main()
