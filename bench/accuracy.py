@@ -67,7 +67,7 @@ def main() -> None:
             conv = repro(ws, [*real, "transfer=conv"])
             say(line("  the same, transfer=conv", conv))
             headlines.append(f"takes 0-4 {logits['cnn']['accuracy']:.1%}, commands 5-shot "
-                             f"{max(logits['svm']['accuracy'], conv['svm']['accuracy']):.1%}")
+                             f"{logits['svm']['accuracy']:.1%} (logits) / {conv['svm']['accuracy']:.1%} (conv)")
         if "loso" in parts:
             folds = []
             for speaker in speakers:

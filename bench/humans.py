@@ -50,13 +50,15 @@ def main() -> None:
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra Hydra override")
     parser.add_argument("--record", action="store_true", help="write the figures to docs/results.md")
     args = parser.parse_args()
-    clips = sorted((args.corpora / "fsdd" / "recordings").glob("*.wav"))
+    clips = sorted((args.corpora.resolve() / "fsdd" / "recordings").glob("*.wav"))
     if not clips:
         parser.error(f"no FSDD clips in {args.corpora / 'fsdd' / 'recordings'}")
     with tempfile.TemporaryDirectory() as tmp:
         ws = make_workspace(Path(tmp) / "offline", args.overrides, dvc=True)
         built = repro(ws, args.overrides)
         report, seconds = predict(ws, clips)
+    if unread := [clip["file"] for clip in report if "error" in clip]:
+        raise SystemExit(f"predict could not read {len(unread)} clips, e.g. {unread[0]}")
     table = score(report)
     by_speaker = table.groupby("speaker")[["right", "best_right", "one_word"]].mean()
     lines = [f"{'speaker':<10} {'right':>7} {'best word':>10} {'one word':>9}"]

@@ -47,13 +47,15 @@ def main() -> None:
             ws = make_workspace(Path(tmp) / "fsdd", overrides, dvc=True)
             repro(ws, overrides)
         params = load_params(ws / "params.yaml")
-        held_out = [str(t) for t in params["corpus"]["vocabs"]["num"]["split"]["test"]]
-        truth = pd.read_csv(ws / "data/recordings/boundaries.csv")
-        truth = truth[(truth["vocab"] == "num") & truth["take"].astype(str).isin(held_out)]
+        recordings_folder, digits = ws / params["paths"]["recordings"], params["corpus"]["digits"]
+        held_out = [str(t) for t in params["corpus"]["vocabs"][digits]["split"]["test"]]
+        truth = pd.read_csv(recordings_folder / "boundaries.csv")
+        truth = truth[(truth["vocab"] == digits) & truth["take"].astype(str).isin(held_out)]
+        by_recording = dict(tuple(truth.groupby("recording")))
         recogniser = Recogniser(params, root=ws)
         right = total = exact_count = 0
-        for recording, words in truth.groupby("recording"):
-            found = recogniser.recognise(ws / "data/recordings" / recording).words
+        for path, heard in recogniser.recognise_all(recordings_folder / name for name in by_recording):
+            found, words = heard.words, by_recording[path.name]
             r, t = score_recording(found, words)
             right, total, exact_count = right + r, total + t, exact_count + (len(found) == len(words))
         recordings = truth["recording"].nunique()

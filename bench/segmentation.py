@@ -5,7 +5,7 @@ and on continuous recordings built from real speech (FSDD and the commands corpu
 
 Prints, per corpus and vocab, the share of recordings split into the right number of words,
 boundary error, word precision/recall, and the share of the words the stage keeps whose label
-is the word they overlap most; and the seed notebook's method on the same
+is the word they overlap most; and the workshop notebook's method on the same
 recordings, for comparison. --record writes the table to docs/results.md.
 """
 
@@ -25,7 +25,7 @@ from workspace import REPO, make_workspace, run_stage
 
 
 def seed_method(samples: np.ndarray, rate: int) -> list[tuple[float, float]]:
-    """The seed notebook's split: smoothed log-energy above min + 25% of its range."""
+    """The workshop notebook's split: smoothed log-energy above min + 25% of its range."""
     hop = rate // 100
     frames = np.lib.stride_tricks.sliding_window_view(samples, hop * 2)[::hop]
     energy = np.log(np.mean(frames**2, axis=1) + 1e-10)

@@ -30,13 +30,16 @@ STAGES = ["synthesize", "segment", "stamps", "train_cnn", "train_svm", "evaluate
 
 def timed(command: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one process, run to its end."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=venv_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise SystemExit(f"{' '.join(command)} failed:\n{process.stderr.read().decode()[-2000:]}")
-    return time.perf_counter() - started, usage.ru_maxrss / 1024
+    with tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=venv_env(), stdout=subprocess.DEVNULL, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        if os.waitstatus_to_exitcode(status):
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed:\n{errors.read().decode()[-2000:]}")
+    process.returncode = 0  # reaped by wait4
+    return seconds, usage.ru_maxrss / 1024
 
 
 def first_word_and_rate(ws: Path, files: list[Path]) -> tuple[float, float]:
@@ -56,6 +59,8 @@ def long_recording(ws: Path, seconds: float, path: Path) -> Path:
     rate = load_params(ws / "params.yaml")["audio"]["sample_rate"]
     pieces, total = [], 0
     recordings = sorted((ws / "data/recordings").glob("*.wav"))
+    if not recordings:
+        raise SystemExit(f"no recordings in {ws / 'data/recordings'}")
     while total < seconds * rate:
         for recording in recordings:
             samples, _ = sf.read(recording, dtype="float32")

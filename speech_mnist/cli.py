@@ -36,6 +36,13 @@ def positive_float(text: str) -> float:
     return value
 
 
+def speaker_name(text: str) -> str:
+    """A name that fits <vocab>_<speaker>_<take>: not empty, no '_'."""
+    if not text or "_" in text:
+        raise argparse.ArgumentTypeError(f"{text!r}: a speaker name must be non-empty and without '_'")
+    return text
+
+
 def output_file(*suffixes: str):
     """An argparse type for a file to write: its folder exists, it is not a folder, its suffix fits."""
 
@@ -69,13 +76,15 @@ def cmd_params(args) -> int:
     from hydra.errors import HydraException
     from omegaconf.errors import OmegaConfBaseException
 
-    from .config import write_params
+    from .config import PARAMS_FILE, find_project, write_params
 
+    project = None if args.conf and args.output else find_project(args.project)
+    conf, output = args.conf or project / "conf", args.output or project / PARAMS_FILE
     try:
-        path = write_params(args.overrides, conf_dir=args.conf, path=args.output)
+        path = write_params(args.overrides, conf_dir=conf, path=output)
     except (HydraException, OmegaConfBaseException) as error:
         raise UserError(first_line(error)) from None
-    print(f"composed {args.conf}/config.yaml {' '.join(args.overrides)} -> {path}")
+    print(f"composed {conf}/config.yaml {' '.join(args.overrides)} -> {path}")
     return 0
 
 
@@ -171,7 +180,7 @@ def cmd_predict(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    """The seed's "play with segmentation" view of one recording, as a PNG."""
+    """The workshop's "play with segmentation" view of one recording, as a PNG."""
     from .audio import BadAudio, load
     from .segment import locate_words
     from .views import plot_segmentation
@@ -194,6 +203,8 @@ def cmd_inspect(args) -> int:
 
 def cmd_listen(args) -> int:
     """Audio rebuilt from stamps with Griffin-Lim: hear what the network sees."""
+    import zipfile
+
     import numpy as np
 
     from .audio import write_wav
@@ -206,7 +217,8 @@ def cmd_listen(args) -> int:
         raise UserError(f"no stamps at {stamps}: run `dvc repro` (or `dvc pull`) first, or name a file with --stamps")
     try:
         data = load_npz(stamps)
-    except (OSError, ValueError) as error:
+        data["x"], data["word"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
         raise UserError(f"{stamps} is not a stamps dataset: {first_line(error)}") from None
     rate = params["audio"]["sample_rate"]
     picked = [i for i in range(len(data["x"])) if not args.word or data["word"][i] == args.word][: args.count]
@@ -255,9 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Compose conf/config.yaml with Hydra overrides into params.yaml. "
                     "Run it after editing conf/, then `dvc repro`.")
     params.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. stamp=mfcc train.epochs=5")
-    params.add_argument("--conf", default="conf", help="config folder (default: conf)")
-    params.add_argument("--output", default="params.yaml", type=output_file(".yaml"),
-                        help="where to write (default: params.yaml)")
+    params.add_argument("--conf", type=Path, help="config folder (default: the project's conf/)")
+    params.add_argument("--output", type=output_file(".yaml"), help="where to write (default: the project's params.yaml)")
+    params.add_argument("--project", metavar="DIR", help="the speech-mnist project (default: found from here)")
     params.set_defaults(run=cmd_params)
 
     predict = commands.add_parser(
@@ -296,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prompt through a vocab's words and record one continuous take from the microphone "
                     "(sounddevice), written as <vocab>_<speaker>_<take>.wav for the folder corpus.")
     rec.add_argument("--vocab", default="num", help="which vocab to say (default: num)")
-    rec.add_argument("--speaker", required=True, help="your name, without '_'")
+    rec.add_argument("--speaker", required=True, type=speaker_name, help="your name, without '_'")
     rec.add_argument("--takes", type=positive_int, default=1, help="how many takes (default 1)")
     rec.add_argument("--seconds", type=positive_float, default=1.5, help="time for each word (default 1.5)")
     rec.add_argument("--folder", help="where to write (default: the project's data/raw)")

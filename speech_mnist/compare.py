@@ -15,7 +15,11 @@ def compare_runs(first: str, second: str, output: Path, root: Path) -> tuple[str
     """Write run `second` minus run `first` (ids or labels) to `output`; returns the two runs' labels."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking.tracking_uri(root))
+    uri = tracking.tracking_uri(root)
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).exists():
+        raise UserError(f"no MLflow store at {uri.removeprefix('sqlite:///')}: run `dvc repro` first")
+    tracking.prepare_store(uri)  # also points a moved repository's runs at its own artifacts
+    client = MlflowClient(uri)
     runs = [find_evaluate_run(client, reference) for reference in (first, second)]
     labels = tuple(run.info.run_name.removeprefix("evaluate ") for run in runs)
     plot_difference(*(confusion_matrices(client, run) for run in runs), labels, output)
@@ -74,7 +78,7 @@ def plot_difference(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFra
     for ax, model in zip(axes[0], models):
         a, b = before[model], after[model]
         if list(a.index) != list(b.index):
-            raise ValueError(f"{model}: the two runs tested different words ({list(a.index)} vs {list(b.index)})")
+            raise UserError(f"{model}: the two runs tested different words ({list(a.index)} vs {list(b.index)})")
         change = b.to_numpy() - a.to_numpy()
         limit = max(1, np.abs(change).max())
         image = ax.imshow(change, cmap="RdBu", vmin=-limit, vmax=limit)

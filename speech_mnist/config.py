@@ -10,6 +10,7 @@ from .errors import UserError
 
 PARAMS_FILE = "params.yaml"
 PROJECT_MARKER = "dvc.yaml"
+REQUIRED_GROUPS = ("paths", "corpus", "audio", "segment", "stamp")
 
 
 class ProjectNotFound(UserError):
@@ -50,8 +51,16 @@ def load_params(path: str | os.PathLike = PARAMS_FILE) -> dict:
     path = Path(path)
     if not path.exists():
         raise ParamsMissing(f"{path} not found: run `speech-mnist params` (or `dvc exp run`) to compose it from conf/")
-    with path.open() as f:
-        return yaml.safe_load(f)
+    try:
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ParamsMissing(f"{path} is not valid YAML ({str(error).splitlines()[0]}): "
+                            "recompose it with `speech-mnist params`") from None
+    missing = [group for group in REQUIRED_GROUPS if group not in (params if isinstance(params, dict) else {})]
+    if missing:
+        raise ParamsMissing(f"{path} has no {', '.join(missing)}: it was composed from an older conf/; "
+                            "recompose it with `speech-mnist params`")
+    return params
 
 
 def stage_paths(params: dict) -> SimpleNamespace:

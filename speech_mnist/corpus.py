@@ -19,7 +19,7 @@ from .noise import fit_noise, load_noise, room_tone
 from .recording import RecordingName
 
 # Notes a user keeps beside recordings in a folder corpus: never taken for recordings.
-NOTE_SUFFIXES = (".md", ".txt", ".rst", ".pdf", ".html")
+NOTE_SUFFIXES = (".md", ".txt", ".rst", ".pdf", ".html", ".csv")
 BOUNDARY_COLUMNS = ["recording", "vocab", "speaker", "take", "word", "start", "end"]
 # Clip trimming measures energy where speech is louder than room hum and hiss, in 4 ms frames.
 TRIM_ENERGY = {"band_hz": (300, 3800), "hop_ms": 4, "frame_ms": 16}
@@ -162,7 +162,7 @@ def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame
 def copy_folder(corpus: dict, out_dir: Path) -> pd.DataFrame:
     """A user's own continuous recordings, copied byte for byte; their boundaries are unknown.
 
-    Notes kept beside them (README.md, *.txt) are left out; any other file is copied, so that the
+    Notes kept beside them (README.md, *.txt, tables) are left out; any other file is copied, so that the
     segment stage reports it as a reject with its reason instead of losing it silently.
     """
     source = resolve_path(corpus["path"])

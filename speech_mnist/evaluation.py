@@ -39,14 +39,14 @@ def confusion_matrix(actual: np.ndarray, predicted: np.ndarray, words: list[str]
 
 
 def write_confusion(actual: np.ndarray, predicted: np.ndarray, words: list[str], title: str, folder: Path,
-                    name: str) -> tuple[pd.DataFrame, Path]:
+                    name: str) -> pd.DataFrame:
     """<folder>/<name>.csv (one row per test word, for `dvc plots`) and <name>.png (the heat map);
-    returns the matrix and the heat map's path."""
+    returns the matrix."""
     folder.mkdir(parents=True, exist_ok=True)
     confusion_table(actual, predicted, words).to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
-    matrix, figure = confusion_matrix(actual, predicted, words), folder / f"{name}.png"
-    plot_confusion(matrix, title, figure)
-    return matrix, figure
+    matrix = confusion_matrix(actual, predicted, words)
+    plot_confusion(matrix, title, folder / f"{name}.png")
+    return matrix
 
 
 def log_results(model: str, metrics: dict, matrix, title: str) -> None:
@@ -66,7 +66,7 @@ def log_results(model: str, metrics: dict, matrix, title: str) -> None:
 
 
 def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> None:
-    """A heat map with counts in the cells, like the seed's."""
+    """A heat map with counts in the cells, like the workshop's."""
     import matplotlib
 
     matplotlib.use("Agg")

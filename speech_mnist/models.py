@@ -10,7 +10,7 @@ from .files import FormatChanged, read_zip, renumber_object_ids, write_zip
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stage logs readable
 
-LOGITS = "logits"        # the layer whose outputs the transfer SVM reads, as the seed did
+LOGITS = "logits"        # the layer whose outputs the transfer SVM reads, as the workshop did
 EMBEDDING = "embedding"  # the penultimate layer, the other feature choice
 CONV = "conv"            # the last convolution block's maps: what the CNN hears, before it picks a digit
 
@@ -49,7 +49,7 @@ def feature_model(model, features: str):
     """The same network cut at its logits, its embedding layer or its last convolution block.
 
     The logits and the embedding are shaped by the ten digits; the convolution maps keep more
-    of the sound, which a new vocab needs (see the README's transfer figures).
+    of the sound, which a new vocab needs (bench/accuracy.py measures both; docs/results.md).
     """
     import keras
     from keras import layers

@@ -80,7 +80,7 @@ def stretch_frames(image: np.ndarray, frames: int) -> np.ndarray:
 def to_stamp(feature: np.ndarray, frames: int, normalise: str = "stamp") -> np.ndarray:
     """Stretch or squeeze the time axis to `frames` and standardise, so level does not matter.
 
-    normalise "stamp": one mean and scale for the whole stamp, as the seed. "band": each band's
+    normalise "stamp": one mean and scale for the whole stamp, as the workshop. "band": each band's
     own mean over the word is removed first (cepstral mean normalisation): a microphone's or a
     voice's fixed colouring adds the same amount to a band in every frame, and goes with it.
     "none": kept as they are (a pretrained stamp's numbers are already on the model's scale).

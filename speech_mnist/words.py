@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .audio import BadAudio, is_audio_name, load, write_wav
+from .audio import AUDIO_SUFFIXES, BadAudio, is_audio_name, load, write_wav
 from .recording import parse_recording_name
 from .segment import cut, locate_words
 
@@ -61,7 +61,7 @@ def load_recording(path: Path, audio: dict) -> np.ndarray:
 def split_recording(path: Path, vocabs: dict, audio: dict, params: dict) -> Segmented:
     """Cut one recording of a known vocab into its words; Rejected says why it can't be."""
     if not is_audio_name(path):
-        raise Rejected(f"not an audio file name (expected .wav .flac .ogg .mp3): {path.suffix or 'no suffix'}")
+        raise Rejected(f"not an audio file name (expected {' '.join(AUDIO_SUFFIXES)}): {path.suffix or 'no suffix'}")
     try:
         name = parse_recording_name(path)
     except ValueError as error:

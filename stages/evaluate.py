@@ -19,7 +19,7 @@ def main() -> None:
     params = load_params()
     paths = stage_paths(params)
     corpus, settings = params["corpus"], params["transfer"]
-    paths.plots.mkdir(exist_ok=True)
+    paths.plots.mkdir(parents=True, exist_ok=True)
     cnn, svm = models.load_keras(paths.cnn), transfer.load_svm(paths.svm)
 
     x, digits_actual, digits = load_split(paths.stamps / f"{corpus['digits']}.npz", "test")
@@ -44,7 +44,7 @@ def main() -> None:
         for name, (actual, predicted, vocab) in results.items():
             tested = corpus["digits" if name == "cnn" else "transfer"]
             title = f"{name.upper()} on held-out {tested}: {metrics[name]['accuracy']:.1%}"
-            matrix, _ = evaluation.write_confusion(actual, predicted, vocab, title, paths.plots / "confusion", name)
+            matrix = evaluation.write_confusion(actual, predicted, vocab, title, paths.plots / "confusion", name)
             evaluation.log_results(name, metrics[name], matrix, title)
         mlflow.log_metrics({f"svm_accuracy_{k}": a for k, a in metrics["transfer_curve"].items()})
         mlflow.log_artifact(paths.plots / "transfer_curve.png")

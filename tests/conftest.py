@@ -101,24 +101,25 @@ def free_port() -> int:
 
 @contextmanager
 def server(command: list[str], ready_url: str, timeout: float = 90, **popen):
-    """Start a server process, wait until `ready_url` answers, stop it afterwards."""
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, **popen)
-    try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(ready_url, timeout=2)
-                break
-            except OSError:
-                if process.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"{command[0]} did not start: {process.stderr.read().decode()[-2000:]}")
-                time.sleep(0.5)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """Start a server process, wait until `ready_url` answers, stop it and all it started afterwards
+    (`mlflow server` leaves its uvicorn worker running when it alone is stopped)."""
+    import tempfile
 
+    from speech_mnist.cli import stop_process_group
+
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: nobody reads it while the server runs
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, start_new_session=True, **popen)
+        try:
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    urllib.request.urlopen(ready_url, timeout=2)
+                    break
+                except OSError:
+                    if process.poll() is not None or time.time() > deadline:
+                        errors.seek(0)
+                        raise RuntimeError(f"{command[0]} did not start: {errors.read().decode()[-2000:]}")
+                    time.sleep(0.5)
+            yield process
+        finally:
+            stop_process_group(process)

@@ -154,3 +154,25 @@ def test_many_files_in_one_call_give_what_each_gives_alone(project, tmp_path):
             assert [(w.word, w.start) for w in a.words] == [(w.word, w.start) for w in b.words]
             assert np.allclose([w.score for w in a.words], [w.score for w in b.words], atol=1e-4)
     assert len(together[0][1].words) == 3 and together[2][1].words == []
+
+
+def test_more_mistakes_are_one_line(project, tmp_path):
+    one_line_error(run_cli("record", "--speaker", "bob_smith", cwd=project), "without '_'")
+    (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 broken")
+    one_line_error(run_cli("listen", "--stamps", tmp_path / "broken.npz", cwd=project), "not a stamps dataset")
+    old = tmp_path / "old.yaml"
+    old.write_text((project / "params.yaml").read_text().split("corpus:")[0].replace("paths:", "other:") + "corpus: {}\n")
+    one_line_error(run_cli("predict", "three.wav", "--params", old, cwd=project), "recompose it")
+    (tmp_path / "bad.yaml").write_text("corpus: [unclosed\n")
+    one_line_error(run_cli("predict", "three.wav", "--params", tmp_path / "bad.yaml", cwd=project), "not valid YAML")
+
+
+def test_params_composes_into_the_project_from_a_folder_inside_it(project):
+    before = (project / "params.yaml").read_text()
+    (project / "params.yaml").unlink()
+    try:
+        result = run_cli("params", "train.epochs=2", "corpus.voices.count=4", cwd=project / "deep" / "er")
+        assert result.returncode == 0, result.stderr
+        assert "epochs: 2" in (project / "params.yaml").read_text()
+    finally:
+        (project / "params.yaml").write_text(before)
