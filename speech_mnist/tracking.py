@@ -155,12 +155,19 @@ def stage_run(stage: str, params: dict):
 
     uri = tracking_uri()
     prepare_store(uri)
-    mlflow.set_tracking_uri(uri)
-    name = f"{stage} {run_label()}"
-    with mlflow.start_run(experiment_id=experiment_id(uri), run_name=name, tags=run_tags(stage)) as run:
-        mlflow.log_params(flatten(params))
-        mlflow.log_dict(params, "params.json")
-        yield run
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)  # MLflow 3 also writes it into os.environ: put that back afterwards, or
+    try:                          # every process started later from this one would log to this store
+        name = f"{stage} {run_label()}"
+        with mlflow.start_run(experiment_id=experiment_id(uri), run_name=name, tags=run_tags(stage)) as run:
+            mlflow.log_params(flatten(params))
+            mlflow.log_dict(params, "params.json")
+            yield run
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def wait_until_ready(url: str, process, seconds: float) -> bool:

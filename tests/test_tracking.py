@@ -67,6 +67,18 @@ def test_two_workers_on_a_fresh_store_both_log(store, tmp_path):
     assert all(r.data.metrics["done"] == 1 for r in runs)
 
 
+def test_a_stage_run_leaves_the_environment_as_it_found_it(tmp_path, monkeypatch):
+    """mlflow.set_tracking_uri writes MLFLOW_TRACKING_URI into os.environ; left there, every process
+    started later (a dvc repro in another repository) would log into this store."""
+    import os
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    with tracking.stage_run("evaluate", {}):
+        pass
+    assert "MLFLOW_TRACKING_URI" not in os.environ
+
+
 def test_flatten_nests_with_dots():
     assert tracking.flatten({"a": {"b": 1, "c": {"d": [1, 2]}}, "e": None}) == {"a.b": 1, "a.c.d": "[1, 2]", "e": None}
 
