@@ -6,7 +6,7 @@
 Each figure is a real `dvc repro` of this pipeline in a throw-away DVC repository:
 - takes: FSDD digits, train on takes 5-49 of the 5 speakers, test on takes 0-4; and transfer to
   front/back/left/right/stop from 5 examples per word (commands corpus, held-out takes), through
-  the logits (`transfer=default`) and through the last conv block (`transfer=conv`);
+  the logits (`transfer=logits`) and through the last conv block (`transfer=conv`);
 - loso: FSDD leave-one-speaker-out, train on 4 speakers and test on the 5th, every fold
   (or only the folds of --speakers; the mean is then over those folds);
 - synthetic: the default corpus, digits on held-out voices and animals at 5 shots.
@@ -62,8 +62,8 @@ def main() -> None:
             ws = make_workspace(Path(tmp) / "fsdd", real, dvc=True)
         if "takes" in parts:
             # the transfer both ways, whatever the config chose: only train_svm and evaluate re-run
-            logits = repro(ws, [*real, "transfer=default"])
-            say(line("FSDD takes 0-4, transfer=default", logits))
+            logits = repro(ws, [*real, "transfer=logits"])
+            say(line("FSDD takes 0-4, transfer=logits", logits))
             conv = repro(ws, [*real, "transfer=conv"])
             say(line("  the same, transfer=conv", conv))
             headlines.append(f"takes 0-4 {logits['cnn']['accuracy']:.1%}, commands 5-shot "

@@ -2,10 +2,15 @@
 on the 2500 FSDD digit clips of five human speakers, each through `speech-mnist predict`.
 
     python bench/humans.py [--corpora ../shared/corpora] [-S key=value ...] [--record]
+                           [--validation] [--workspace DIR]
 
 A clip is right when predict finds exactly one word in it and names the right digit; also
 printed: the share whose most likely word is right whatever the count. -S trains another
-config (e.g. -S preset=pretrained); --record writes the figures to docs/results.md.
+config (e.g. -S preset=fbank); --record writes the figures to docs/results.md.
+
+--validation runs only the clips of the validation speakers (george, jackson): settings are
+chosen on them, and nicolas, theo and yweweler stay unseen until a setting is published.
+--workspace keeps the pipeline in DIR, so the next run reruns only the stages a change touches.
 """
 
 import argparse
@@ -19,9 +24,10 @@ from pathlib import Path
 import pandas as pd
 
 from results import record
-from workspace import REPO, make_workspace, repro, venv_env
+from workspace import REPO, make_workspace, refresh_workspace, repro, venv_env
 
 DIGITS = "zero one two three four five six seven eight nine".split()
+VALIDATION = ("george", "jackson")
 
 
 def predict(ws: Path, clips: list[Path]) -> tuple[list[dict], float]:
@@ -49,12 +55,21 @@ def main() -> None:
     parser.add_argument("--corpora", type=Path, default=REPO.parent / "shared" / "corpora")
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra Hydra override")
     parser.add_argument("--record", action="store_true", help="write the figures to docs/results.md")
+    parser.add_argument("--validation", action="store_true", help=f"only the speakers {', '.join(VALIDATION)}")
+    parser.add_argument("--workspace", type=Path, help="keep (and reuse) the pipeline in this folder")
     args = parser.parse_args()
+    if args.record and args.validation:
+        parser.error("--record publishes all five speakers: leave out --validation")
     clips = sorted((args.corpora.resolve() / "fsdd" / "recordings").glob("*.wav"))
+    if args.validation:
+        clips = [c for c in clips if c.stem.split("_")[1] in VALIDATION]
     if not clips:
         parser.error(f"no FSDD clips in {args.corpora / 'fsdd' / 'recordings'}")
     with tempfile.TemporaryDirectory() as tmp:
-        ws = make_workspace(Path(tmp) / "offline", args.overrides, dvc=True)
+        if args.workspace and args.workspace.exists():
+            ws = refresh_workspace(args.workspace)
+        else:
+            ws = make_workspace(args.workspace or Path(tmp) / "offline", args.overrides, dvc=True)
         built = repro(ws, args.overrides)
         report, seconds = predict(ws, clips)
     if unread := [clip["file"] for clip in report if "error" in clip]:

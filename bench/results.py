@@ -24,13 +24,24 @@ def record(name: str, title: str, lines: list[str], headline: str, path: Path = 
     """Replace (or add) section `name` of the results file: `title`, the command that is running, its
     `lines`, and a one-line `headline`; then rebuild the README's table of headlines from the file."""
     command = "python " + " ".join(shlex.quote(a) for a in [f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
-    body = "\n".join([f"<!-- {name} -->", f"## {title}", "", f"`{command}`", "", f"Headline: {headline}", "",
+    body = "\n".join([f"<!-- {name} -->", f"## {title}", "", f"`{command}`", "", f"At commit {commit()}.", "",
+                      f"Headline: {headline}", "",
                       "```", *lines, "```", f"<!-- /{name} -->"])
     text = replace_block(path.read_text() if path.exists() else HEADER, name, body)
     path.parent.mkdir(exist_ok=True)
     path.write_text(text.rstrip() + "\n")
     if readme.exists():
         readme.write_text(replace_block(readme.read_text(), "headlines", headline_table(text)))
+
+
+def commit() -> str:
+    """The checkout's short commit, with +dirty when its tracked files differ from it."""
+    import subprocess
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+
+    return (git("rev-parse", "--short", "HEAD") or "unknown") + ("+dirty" if git("status", "--porcelain", "-uno") else "")
 
 
 def replace_block(text: str, name: str, body: str) -> str:
@@ -42,6 +53,6 @@ def replace_block(text: str, name: str, body: str) -> str:
 
 def headline_table(results: str) -> str:
     """The README's block: one row per section of the results file, its title and headline."""
-    rows = re.findall(r"^## (.+)\n\n`[^`]+`\n\nHeadline: (.+)$", results, re.M)
+    rows = re.findall(r"^## (.+)\n\n`[^`]+`\n\n(?:At commit \S+\.\n\n)?Headline: (.+)$", results, re.M)
     table = ["| result | headline |", "|---|---|", *(f"| {title} | {headline} |" for title, headline in rows)]
     return "\n".join(["<!-- headlines -->", *table, "<!-- /headlines -->"])

@@ -38,6 +38,16 @@ def make_workspace(root: Path, overrides=(), dvc: bool = False) -> Path:
     return root
 
 
+def refresh_workspace(root: Path) -> Path:
+    """An existing workspace with this checkout's code and config, its data and DVC cache kept:
+    the next repro reruns only the stages whose code or params changed (for trying one change)."""
+    for folder in ("stages", "speech_mnist", "conf"):
+        shutil.rmtree(root / folder)
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "dvc.yaml", root / "dvc.yaml")
+    return root
+
+
 def stage_command(stage: str) -> list[str]:
     """stages/<stage>.py as dvc.yaml runs it: as a module, so it imports the package beside it."""
     return [sys.executable, "-m", f"stages.{stage}"]

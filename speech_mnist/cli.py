@@ -201,15 +201,27 @@ def cmd_inspect(args) -> int:
     return 0
 
 
+def word_file(project: Path, params: dict, data: dict, i: int) -> Path:
+    """The word file a stamp was made from, by the dataset's provenance."""
+    if "path" not in data:
+        raise UserError("these stamps are speech embeddings and name no word files: there is no sound to rebuild")
+    path = project / params["paths"]["words"] / str(data["path"][i])
+    if not path.is_file():
+        raise UserError(f"no word file {path}: run `dvc repro` (or `dvc pull`) first")
+    return path
+
+
 def cmd_listen(args) -> int:
     """Audio rebuilt from stamps with Griffin-Lim: hear what the network sees."""
     import zipfile
 
     import numpy as np
 
-    from .audio import write_wav
+    from .audio import read_audio, write_wav
+    from .config import compose_params
     from .files import load_npz
-    from .views import NoAudio, stamp_to_audio
+    from .stamps import make_stamp
+    from .views import stamp_to_audio
 
     project, params = project_and_params(args)
     stamps = args.stamps or project / params["paths"]["stamps"] / f"{params['corpus']['digits']}.npz"
@@ -225,12 +237,12 @@ def cmd_listen(args) -> int:
     if not picked:
         print(f"no stamps of {args.word!r} in {stamps}", file=sys.stderr)
         return 1
+    stamp, images = params["stamp"], [data["x"][i] for i in picked]
+    if stamp["feature"] == "pretrained":  # embeddings hold no sound: hear the words' own filterbank stamps
+        stamp = compose_params(["stamp=fbank"], project / "conf")["stamp"]
+        images = [make_stamp(read_audio(word_file(project, params, data, i), rate), rate, stamp) for i in picked]
     gap = np.zeros(int(0.3 * rate), np.float32)
-    try:
-        audio = np.concatenate([part for i in picked for part in
-                                (stamp_to_audio(data["x"][i], rate, params["stamp"], args.seconds), gap)])
-    except NoAudio as error:
-        raise UserError(str(error)) from None
+    audio = np.concatenate([part for image in images for part in (stamp_to_audio(image, rate, stamp, args.seconds), gap)])
     write_wav(args.output, audio / (np.abs(audio).max() or 1) * 0.9, rate)
     print(f"{len(picked)} stamps ({', '.join(str(data['word'][i]) for i in picked)}) -> {args.output}")
     return 0

@@ -79,6 +79,13 @@ def compose_yaml(overrides: list[str] = (), conf_dir: str | os.PathLike = "conf"
     return OmegaConf.to_yaml(cfg)
 
 
+def compose_params(overrides: list[str] = (), conf_dir: str | os.PathLike = "conf") -> dict:
+    """conf/config.yaml composed with Hydra overrides, as the dict a stage reads from params.yaml."""
+    import yaml
+
+    return yaml.safe_load(compose_yaml(overrides, conf_dir))
+
+
 def write_params(overrides: list[str] = (), conf_dir="conf", path=PARAMS_FILE) -> Path:
     path = Path(path)
     path.write_text(compose_yaml(overrides, conf_dir), encoding="utf-8")

@@ -5,6 +5,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from .errors import ModelUnreadable, first_line
 from .files import FormatChanged, read_zip, renumber_object_ids, write_zip
 
@@ -30,7 +32,8 @@ def build(model: dict, input_shape: tuple[int, int], classes: int):
             if model["batch_norm"]:
                 x = layers.BatchNormalization()(x)
             x = layers.Activation("relu")(x)
-        x = layers.MaxPooling2D(2, name=CONV if block == len(model["blocks"]) else None)(x)
+        # "same": a narrow stamp (the embedding's few windows) keeps a column after every pooling
+        x = layers.MaxPooling2D(2, padding="same", name=CONV if block == len(model["blocks"]) else None)(x)
     if model["kind"] == "cnn_lstm":
         x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]))(x)
         x = layers.LSTM(model["lstm"])(x)
@@ -60,6 +63,18 @@ def feature_model(model, features: str):
     if features == CONV:
         output = layers.Flatten()(output)
     return keras.Model(model.inputs, output)
+
+
+def outputs(model, stamps: np.ndarray) -> dict[str, np.ndarray]:
+    """What the network makes of each stamp, in one pass: its probabilities and each kind of
+    transfer feature (logits, embedding, conv maps flattened)."""
+    import keras
+
+    kinds = (LOGITS, EMBEDDING, CONV)
+    heads = keras.Model(model.inputs, [model.output, *(feature_model(model, kind).output for kind in kinds)])
+    found = heads.predict(stamps, batch_size=256, verbose=0) if len(stamps) else \
+        [np.zeros((0, *o.shape[1:]), np.float32) for o in heads.outputs]
+    return {name: np.asarray(array, np.float32) for name, array in zip(("probabilities", *kinds), found)}
 
 
 def seed_everything(seed: int) -> None:

@@ -1,6 +1,7 @@
-"""Background noise: real room-noise clips, synthetic room tone, and mixing them under speech.
+"""The room: background noise (real clips, synthetic room tone) mixed under speech, and reverberation.
 
-The corpus builders put it under whole recordings; augmentation under single training words.
+The corpus builders put noise under whole recordings; augmentation puts noise and echo on
+single training words; bench/robustness.py on test words.
 """
 
 from pathlib import Path
@@ -68,3 +69,22 @@ def mix_noise(samples: np.ndarray, noise: np.ndarray, snr_db: float, rng: np.ran
     stretch = np.resize(np.roll(noise, -offset), len(samples))
     scale = np.sqrt(np.mean(samples**2) / (np.mean(stretch**2) + 1e-12) / 10 ** (snr_db / 10))
     return (samples + scale * stretch).astype(np.float32)
+
+
+def room_impulse(rate: int, rt60_s: float, rng: np.random.Generator, direct_to_reverb_db: float = 0.0) -> np.ndarray:
+    """A simulated room's impulse response: the direct sound, then a tail of echoes that dies
+    away by 60 dB in `rt60_s` (exponentially decaying noise, the statistical model of a room)."""
+    t = np.arange(int(rt60_s * rate)) / rate
+    tail = rng.standard_normal(len(t)) * np.exp(-np.log(1000) * t / rt60_s)
+    tail *= 10 ** (-direct_to_reverb_db / 20) / (np.linalg.norm(tail) + 1e-12)
+    tail[0] += 1.0
+    return tail
+
+
+def reverberate(samples: np.ndarray, impulse: np.ndarray) -> np.ndarray:
+    """`samples` as heard in the room of `impulse`, at the same length and loudness (RMS)."""
+    from scipy.signal import fftconvolve
+
+    wet = fftconvolve(samples, impulse)[:len(samples)]
+    scale = np.sqrt(np.mean(samples**2) / (np.mean(wet**2) + 1e-12))
+    return (wet * scale).astype(np.float32)

@@ -8,7 +8,7 @@ import numpy as np
 from .audio import load
 from .errors import UserError
 from .segment import cut, locate_words
-from .stamps import make_stamp
+from .stamps import make_stamps
 
 class ModelsMissing(UserError, FileNotFoundError):
     """The pipeline has not produced the models yet."""
@@ -87,26 +87,28 @@ class Recogniser:
                     cut_up.append(self.cut_words(Path(path)))
                 except (BadAudio, OSError) as error:
                     cut_up.append(error)
-            stamps = [c[1] for c in cut_up if not isinstance(c, Exception) and len(c[1])]
-            scores = iter(self.score(np.concatenate(stamps)) if stamps else [])
+            cuts = [word for c in cut_up if not isinstance(c, Exception) for word in c[1]]
+            scores = iter(self.score(self.stamps(cuts)) if cuts else [])
             for path, found in zip(paths[first:first + batch_files], cut_up):
                 if isinstance(found, Exception):
                     yield path, found
                     continue
-                spans, word_stamps, warnings = found
+                spans, _, warnings = found
                 rows = [next(scores) for _ in spans]
                 words = [Recognised(s[0], s[1], self.words[int(r.argmax())], round(float(r.max()), 4))
                          for s, r in zip(spans, rows)]
                 yield path, Heard(words, warnings)
 
-    def cut_words(self, path: Path) -> tuple[list, np.ndarray, list[str]]:
-        """A recording's word spans, their stamps (n, bands, frames, 1) and its warnings."""
+    def cut_words(self, path: Path) -> tuple[list, list[np.ndarray], list[str]]:
+        """A recording's word spans, each word's samples (with the segmenter's padding) and its warnings."""
         rate = self.params["audio"]["sample_rate"]
         samples, warnings = load(path, self.params["audio"])
         spans = locate_words(samples, rate, self.params["segment"]).spans
-        pad, stamp = self.params["segment"]["pad_s"], self.params["stamp"]
-        stamps = np.array([make_stamp(cut(samples, rate, s, pad), rate, stamp) for s in spans], np.float32)
-        return spans, stamps.reshape(len(spans), stamp["bands"], stamp["frames"], 1), warnings
+        return spans, [cut(samples, rate, s, self.params["segment"]["pad_s"]) for s in spans], warnings
+
+    def stamps(self, words: list[np.ndarray]) -> np.ndarray:
+        """(n, bands, frames, 1): the model's input for these words."""
+        return make_stamps(words, self.params["audio"]["sample_rate"], self.params["stamp"])[..., None]
 
     def score(self, stamps: np.ndarray) -> np.ndarray:
         """(words, vocab) scores: the CNN's probabilities, or the transfer SVM's margins."""

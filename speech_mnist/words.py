@@ -106,6 +106,31 @@ def write_words(segmented: Segmented, out_dir: Path, sample_rate: int, pad_s: fl
     return rows
 
 
+@dataclass
+class Outcome:
+    """What one recording gave: its spans (None when it could not be split), its words'
+    manifest rows, or the reason it was left out."""
+    recording: str
+    spans: list[tuple[float, float]] | None
+    rows: list[list]
+    reason: str | None = None
+
+
+def segment_recording(path: Path, clashes: dict[str, str], vocabs: dict, audio: dict, seg: dict,
+                      out_dir: Path) -> Outcome:
+    """Split one recording and write its word files: the segment stage's work for one file."""
+    spans = None
+    try:
+        check_unique(path, clashes)
+        segmented = split_recording(path, vocabs, audio, seg)
+        spans = segmented.spans
+        check_count(segmented)
+        check_steady(segmented, seg["min_steady_db"])
+    except Rejected as reason:
+        return Outcome(path.name, spans, [], str(reason))
+    return Outcome(path.name, spans, write_words(segmented, out_dir, audio["sample_rate"], seg["pad_s"]))
+
+
 def write_table(rows: list[list], columns: list[str], path: Path) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=columns)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,12 +4,13 @@
 - the transfer SVM on the transfer vocab's test split;
 - the transfer curve: SVM accuracy against k examples per word, averaged over draws.
 Confusion matrices as CSV (for `dvc plots`) and PNG; everything also logged to MLflow.
+The CNN's outputs come from data/features/ (train_cnn computed them): no TensorFlow here.
 """
 
 
 import mlflow
 
-from speech_mnist import evaluation, models, tracking, transfer
+from speech_mnist import evaluation, tracking, transfer
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
@@ -20,15 +21,14 @@ def main() -> None:
     paths = stage_paths(params)
     corpus, settings = params["corpus"], params["transfer"]
     paths.plots.mkdir(parents=True, exist_ok=True)
-    cnn, svm = models.load_keras(paths.cnn), transfer.load_svm(paths.svm)
+    svm = transfer.load_svm(paths.svm)
 
-    x, digits_actual, digits = load_split(paths.stamps / f"{corpus['digits']}.npz", "test")
-    digits_predicted = cnn.predict(x, verbose=0).argmax(axis=1)
+    probabilities, digits_actual, digits = load_split(paths.features / f"{corpus['digits']}.npz", "test", "probabilities")
+    digits_predicted = probabilities.argmax(axis=1)
 
-    x_train, y_train, _ = load_split(paths.stamps / f"{corpus['transfer']}.npz", "train")
-    x_test, words_actual, words = load_split(paths.stamps / f"{corpus['transfer']}.npz", "test")
-    extractor = models.feature_model(cnn, settings["features"])
-    train_features, test_features = transfer.featurise(extractor, x_train), transfer.featurise(extractor, x_test)
+    transfer_words = paths.features / f"{corpus['transfer']}.npz"
+    train_features, y_train, _ = load_split(transfer_words, "train", settings["features"])
+    test_features, words_actual, words = load_split(transfer_words, "test", settings["features"])
     words_predicted = svm.predict(test_features)
     curve = transfer.curve(train_features, y_train, test_features, words_actual, settings)
 

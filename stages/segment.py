@@ -4,9 +4,11 @@ Also writes data/words/manifest.csv (where each word was found), data/words/reje
 (recordings left out, and why) and metrics/segment.json (counts and, against the true
 boundaries where the corpus knows them, boundary error, precision, recall and the share of
 written words that carry their true label).
+Recordings are split on every core ($SPEECH_MNIST_WORKERS), in order: the same bytes with any count.
 """
 
 import shutil
+from functools import partial
 
 import pandas as pd
 from tqdm import tqdm
@@ -15,6 +17,7 @@ from speech_mnist import words
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.files import write_metrics
 from speech_mnist.segment import segmentation_metrics
+from speech_mnist.workers import in_order
 
 
 def main() -> None:
@@ -24,18 +27,16 @@ def main() -> None:
     shutil.rmtree(paths.words, ignore_errors=True)
     recordings = words.list_recordings(paths.recordings)
     clashes = words.stem_clashes(recordings)
+    split_and_write = partial(words.segment_recording, clashes=clashes, vocabs=vocabs, audio=audio, seg=seg,
+                              out_dir=paths.words)
     found, rows, rejects = {}, [], []
-    for path in tqdm(recordings, desc="segment", unit="recording", disable=None):
-        try:
-            words.check_unique(path, clashes)
-            segmented = words.split_recording(path, vocabs, audio, seg)
-            found[path.name] = segmented.spans
-            words.check_count(segmented)
-            words.check_steady(segmented, seg["min_steady_db"])
-        except words.Rejected as reason:
-            rejects.append([path.name, str(reason)])
-            continue
-        rows += words.write_words(segmented, paths.words, audio["sample_rate"], seg["pad_s"])
+    for outcome in tqdm(in_order(split_and_write, recordings), total=len(recordings), desc="segment",
+                        unit="recording", disable=None):
+        if outcome.spans is not None:
+            found[outcome.recording] = outcome.spans
+        rows += outcome.rows
+        if outcome.reason:
+            rejects.append([outcome.recording, outcome.reason])
     manifest = words.write_table(rows, words.WORD_COLUMNS, paths.words / "manifest.csv")
     words.write_table(rejects, words.REJECT_COLUMNS, paths.words / "rejects.csv")
     truth = pd.read_csv(paths.recordings / "boundaries.csv")

@@ -14,7 +14,18 @@ from tqdm import tqdm
 from speech_mnist.audio import read_audio
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.corpus import extra_voice_speakers
-from speech_mnist.stamps import assign_split, make_stamp, save_dataset
+from speech_mnist.stamps import EMBED_BATCH, assign_split, make_stamps, save_dataset
+
+
+def stamps_of(paths: list, rate: int, stamp: dict, vocab: str) -> np.ndarray:
+    """The stamps of the word files at `paths`, a batch at a time (flat memory, fast embedding)."""
+    batches = []
+    with tqdm(total=len(paths), desc=f"stamps {vocab}", unit="word", disable=None) as progress:
+        for first in range(0, len(paths), EMBED_BATCH):
+            words = [read_audio(p, rate) for p in paths[first:first + EMBED_BATCH]]
+            batches.append(make_stamps(words, rate, stamp))
+            progress.update(len(words))
+    return np.concatenate(batches)
 
 
 def main() -> None:
@@ -29,8 +40,7 @@ def main() -> None:
             print(f"{vocab}: no words, no dataset")
             continue
         words["split"] = assign_split(words, spec["split"], extra_voice_speakers(params["corpus"]))
-        stamps = np.stack([make_stamp(read_audio(paths.words / p, rate), rate, stamp)
-                           for p in tqdm(words["path"], desc=f"stamps {vocab}", unit="word", disable=None)])
+        stamps = stamps_of([paths.words / p for p in words["path"]], rate, stamp, vocab)
         save_dataset(paths.stamps / f"{vocab}.npz", stamps, words, spec["words"])
         counts = words["split"].value_counts()
         print(f"{vocab}: {len(words)} stamps {stamps.shape[1:]}, train {counts.get('train', 0)}, test {counts.get('test', 0)}")

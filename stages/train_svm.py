@@ -1,14 +1,14 @@
 """Stage train_svm: the transfer vocab, learned from k examples per word -> models/svm.skops.
 
-Each stamp of the transfer vocab goes through the digit CNN; its logits (or its embedding, or its
-last conv block: transfer.features) are the features of a scikit-learn SVM fitted on
-`transfer.shots` training examples per word.
+What the digit CNN made of each word of the transfer vocab (data/features/, from train_cnn): its
+logits, or its embedding, or its last conv block (transfer.features), are the features of a
+scikit-learn SVM fitted on `transfer.shots` training examples per word.
 """
 
 
 import mlflow
 
-from speech_mnist import models, tracking, transfer
+from speech_mnist import tracking, transfer
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
@@ -18,9 +18,7 @@ def main() -> None:
     params = load_params()
     paths = stage_paths(params)
     settings, vocab = params["transfer"], params["corpus"]["transfer"]
-    x, y, info = load_split(paths.stamps / f"{vocab}.npz", "train")
-    extractor = models.feature_model(models.load_keras(paths.cnn), settings["features"])
-    features = transfer.featurise(extractor, x)
+    features, y, info = load_split(paths.features / f"{vocab}.npz", "train", settings["features"])
     with tracking.stage_run("train_svm", params):
         svm = transfer.fit_shots(features, y, settings, settings["shots"], settings["seed"])
         train_accuracy = float(svm.score(features, y))  # on all training words, not just the k shots

@@ -10,9 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import yaml
 
-from speech_mnist.config import compose_yaml
+from speech_mnist.config import compose_params
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))  # the workspace harness lives beside the benchmarks
@@ -34,7 +33,7 @@ TINY = [
 
 
 def compose(overrides=()) -> dict:
-    return yaml.safe_load(compose_yaml(list(overrides), REPO / "conf"))
+    return compose_params(list(overrides), REPO / "conf")
 
 
 def run(cmd: list[str], cwd: Path, check: bool = True, **kwargs) -> subprocess.CompletedProcess:

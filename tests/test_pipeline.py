@@ -168,15 +168,14 @@ def test_every_stage_imports_the_package_beside_it(tmp_path):
     assert Path(result.stdout.strip()) == (ws / "speech_mnist" / "__init__.py").resolve()
 
 
-def test_pretrained_preset_runs_through_and_rebuilds_byte_identically(tmp_path):
-    """preset=pretrained swaps the stamp for speech embeddings: every stage still runs on it,
-    and the embedding model gives the same bytes on a rebuild."""
-    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "preset=pretrained"])
+def test_fbank_preset_runs_through_and_rebuilds_byte_identically(tmp_path):
+    """preset=fbank swaps the default speech embedding for the workshop's filterbank stamp and
+    logits transfer: every stage still runs on it, and a rebuild gives the same bytes."""
+    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "preset=fbank"])
     repro(ws)
-    assert load_npz(ws / "data/stamps/num.npz")["x"].shape[1:] == (96, 9)
+    assert load_npz(ws / "data/stamps/num.npz")["x"].shape[1:] == (32, 64)
     assert 0 <= json.loads((ws / "metrics/evaluate.json").read_text())["svm"]["accuracy"] <= 1
-    # the preset transfers through the last conv block: far more features than the ten digit logits
-    assert load_svm(ws / "models/svm.skops").n_features_in_ > 10
+    assert load_svm(ws / "models/svm.skops").n_features_in_ == 10  # the ten digit logits, as the workshop
     before = out_hashes(ws)
     repro(ws, "--force")
     assert out_hashes(ws) == before

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import REPO
+from conftest import REPO, make_workspace
 from speech_mnist.cli import cmd_record
 from speech_mnist.files import save_npz
 from speech_mnist.record import NoAudioDevice, audio_backend, check_input, next_take
@@ -89,6 +89,7 @@ def test_inspect_draws_the_recording_and_lists_its_words(tmp_path, spoken_file):
 
 
 def test_listen_rebuilds_audible_words_from_stamps(tmp_path):
+    from speech_mnist.config import write_params
     from speech_mnist.stamps import make_stamp
     from test_bad_input import spoken
     from speech_mnist.audio import resample
@@ -96,24 +97,41 @@ def test_listen_rebuilds_audible_words_from_stamps(tmp_path):
 
     samples, rate = spoken(["fox"])
     word = resample(samples, rate, RATE)
-    stamp = make_stamp(word, RATE, compose()["stamp"])
+    stamp = make_stamp(word, RATE, compose(["preset=fbank"])["stamp"])
     save_npz(tmp_path / "s.npz", x=stamp[None], word=np.array(["fox"]))
+    params = write_params(["preset=fbank"], REPO / "conf", tmp_path / "params.yaml")
     out = tmp_path / "fox.wav"
     subprocess.run([sys.executable, "-m", "speech_mnist", "listen", "--stamps", str(tmp_path / "s.npz"), "--word", "fox",
-                    "-o", str(out), "--params", str(REPO / "params.yaml")], check=True, capture_output=True)
+                    "-o", str(out), "--params", str(params)], check=True, capture_output=True)
     audio, rate = sf.read(out)
     assert rate == RATE and len(audio) > 0.5 * RATE and np.std(audio) > 0.01
 
 
-def test_listen_refuses_pretrained_stamps(tmp_path):
-    from speech_mnist.config import write_params
+def test_listen_to_embedding_stamps_rebuilds_each_words_own_spectrogram(tmp_path):
+    """An embedding holds no sound: listen reads the word file the stamp came from instead."""
+    from speech_mnist.audio import resample, write_wav
+    from speech_mnist.config import compose_params, write_params
+    from test_bad_input import spoken
 
-    params = write_params(["stamp=pretrained"], REPO / "conf", tmp_path / "params.yaml")
-    save_npz(tmp_path / "s.npz", x=np.zeros((1, 96, 9), np.float32), word=np.array(["fox"]))
+    project = make_workspace(tmp_path / "project")
+    params = compose_params([], project / "conf")
+    samples, rate = spoken(["fox"])
+    word_dir = project / params["paths"]["words"] / "animals"
+    word_dir.mkdir(parents=True)
+    write_wav(word_dir / "fox_0.wav", resample(samples, rate, RATE), RATE)
+    embeddings = np.zeros((1, 96, 3), np.float32)
+    save_npz(tmp_path / "s.npz", x=embeddings, word=np.array(["fox"]), path=np.array(["animals/fox_0.wav"]))
     out = tmp_path / "fox.wav"
-    result = subprocess.run([sys.executable, "-m", "speech_mnist", "listen", "--stamps", str(tmp_path / "s.npz"),
-                             "-o", str(out), "--params", str(params)], capture_output=True, text=True)
-    assert result.returncode == 2 and "not spectrograms" in result.stderr and not out.exists()
+    subprocess.run([sys.executable, "-m", "speech_mnist", "listen", "--stamps", str(tmp_path / "s.npz"),
+                    "-o", str(out)], cwd=project, check=True, capture_output=True)
+    audio, _ = sf.read(out)
+    assert len(audio) > 0.5 * RATE and np.std(audio) > 0.01
+
+    save_npz(tmp_path / "bare.npz", x=embeddings, word=np.array(["fox"]))  # no provenance: nothing to hear
+    result = subprocess.run([sys.executable, "-m", "speech_mnist", "listen", "--stamps", str(tmp_path / "bare.npz"),
+                             "-o", str(tmp_path / "bare.wav")], cwd=project, capture_output=True, text=True)
+    assert result.returncode == 2 and "no sound to rebuild" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "bare.wav").exists()
 
 
 def test_stamp_to_audio_refuses_embeddings_from_python_too():

@@ -14,7 +14,7 @@ def test_a_rerun_replaces_its_section_and_the_readme_follows(tmp_path):
     results.record("a", "Bench A", ["A 2"], "A 98%", found, readme)
     text = found.read_text()
     assert text.count("## Bench A") == 1 and "A 2" in text and "A 1" not in text and "B 1" in text
-    assert "`python bench/" in text  # the command that wrote it
+    assert "`python bench/" in text and "At commit " in text  # the command that wrote it, and where
     assert readme.read_text() == ("intro\n<!-- headlines -->\n| result | headline |\n|---|---|\n"
                                   "| Bench A | A 98% |\n| Bench B | B 50% |\n<!-- /headlines -->\nrest\n")
 

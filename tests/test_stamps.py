@@ -8,7 +8,8 @@ from conftest import compose
 from speech_mnist.corpus import trim_silence
 from speech_mnist.espeak import Espeak
 from speech_mnist.files import load_npz, save_npz
-from speech_mnist.stamps import assign_split, make_stamp, to_stamp
+from speech_mnist import stamps as stamps_module
+from speech_mnist.stamps import assign_split, make_stamp, make_stamps, to_stamp
 
 RATE = 8000
 
@@ -25,13 +26,35 @@ def test_every_word_gives_a_stamp_of_the_configured_size(feature, seconds):
 
 
 @pytest.mark.parametrize("seconds", [0.05, 0.4, 2.0])
-def test_a_pretrained_stamp_is_nine_speech_embeddings_of_any_word(seconds):
+def test_a_pretrained_stamp_is_three_speech_embeddings_of_any_word(seconds):
     stamp = compose(["stamp=pretrained"])["stamp"]
     word = np.random.default_rng(0).standard_normal(int(seconds * RATE)).astype(np.float32)
     result = make_stamp(word, RATE, stamp)
-    assert result.shape == (96, 9) and result.dtype == np.float32 and np.isfinite(result).all()
+    assert result.shape == (96, 3) and result.dtype == np.float32 and np.isfinite(result).all()
     assert np.array_equal(result, make_stamp(word, RATE, stamp))  # the same bytes every time
     assert np.allclose(result, make_stamp(word * 0.1, RATE, stamp), atol=1e-3)  # level does not matter
+
+
+@pytest.mark.parametrize("feature", ["fbank", "pretrained"])
+def test_stamps_in_batches_are_the_stamps_of_each_word_alone(feature, monkeypatch):
+    """Batching (and the batch boundary) changes speed, never a stamp: predict and the stamps stage agree."""
+    monkeypatch.setattr(stamps_module, "EMBED_BATCH", 3)
+    stamp = compose([f"stamp={feature}"])["stamp"]
+    rng = np.random.default_rng(3)
+    words = [rng.standard_normal(int(s * RATE)).astype(np.float32) for s in (0.1, 0.5, 0.3, 1.9, 0.7)]
+    batched = make_stamps(words, RATE, stamp)
+    assert batched.shape == (5, stamp["bands"], stamp["frames"]) and batched.dtype == np.float32
+    assert all(np.array_equal(batched[i], make_stamp(w, RATE, stamp)) for i, w in enumerate(words))
+    assert make_stamps([], RATE, stamp).shape == (0, stamp["bands"], stamp["frames"])
+
+
+def test_the_embedding_gives_the_same_bytes_on_one_thread_and_two():
+    from openwakeword.utils import AudioFeatures
+
+    pcm = (np.random.default_rng(4).standard_normal((4, 24000)) * 3000).astype(np.int16)
+    one, two = (AudioFeatures(inference_framework="onnx", ncpu=n).embed_clips(pcm, batch_size=4) for n in (1, 2))
+    assert one.shape == (4, 9, 96) and np.array_equal(one, two)
+    assert np.array_equal(two, stamps_module.speech_embedding_model().embed_clips(pcm, batch_size=4))
 
 
 def test_pretrained_stamps_match_words_across_voices():
