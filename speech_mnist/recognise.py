@@ -75,21 +75,23 @@ class Recogniser:
         """(path, Heard) for each file in order, or (path, BadAudio/OSError) for one that cannot be read.
 
         The words of up to `batch_files` files go through the model in one call: one call per
-        file would cost far more than the model itself.
+        file would cost far more than the model itself. The first file goes alone, so that the
+        first answer comes as soon as it can.
         """
         from .audio import BadAudio
 
-        paths = list(paths)
-        for first in range(0, len(paths), batch_files):
+        paths, first, size = list(paths), 0, 1  # the first file alone: its words print at once
+        while first < len(paths):
+            batch, first, size = paths[first:first + size], first + size, batch_files
             cut_up = []
-            for path in paths[first:first + batch_files]:
+            for path in batch:
                 try:
                     cut_up.append(self.cut_words(Path(path)))
                 except (BadAudio, OSError) as error:
                     cut_up.append(error)
             cuts = [word for c in cut_up if not isinstance(c, Exception) for word in c[1]]
             scores = iter(self.score(self.stamps(cuts)) if cuts else [])
-            for path, found in zip(paths[first:first + batch_files], cut_up):
+            for path, found in zip(batch, cut_up):
                 if isinstance(found, Exception):
                     yield path, found
                     continue
