@@ -35,13 +35,15 @@ def record(name: str, title: str, lines: list[str], headline: str, path: Path = 
 
 
 def commit() -> str:
-    """The checkout's short commit, with +dirty when its tracked files differ from it."""
+    """The checkout's short commit, with +dirty when its tracked files (but the results and the
+    README, which record() writes) differ from it."""
     import subprocess
 
     def git(*args):
         return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
 
-    return (git("rev-parse", "--short", "HEAD") or "unknown") + ("+dirty" if git("status", "--porcelain", "-uno") else "")
+    changed = git("status", "--porcelain", "-uno", "--", ".", f":!{RESULTS.relative_to(REPO)}", f":!{README.name}")
+    return (git("rev-parse", "--short", "HEAD") or "unknown") + ("+dirty" if changed else "")  # record() writes those two
 
 
 def replace_block(text: str, name: str, body: str) -> str:
