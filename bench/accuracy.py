@@ -1,12 +1,14 @@
 """Benchmark: accuracy of the whole pipeline on real speech, and on the synthetic default.
 
-    python bench/accuracy.py [--corpora ../shared/corpora] [--only takes,loso,synthetic]
+    python bench/accuracy.py [--corpora ../shared/corpora] [--only takes,speakers,loso,synthetic]
                              [--speakers george,theo] [-S key=value ...] [--record]
 
 Each figure is a real `dvc repro` of this pipeline in a throw-away DVC repository:
 - takes: FSDD digits, train on takes 5-49 of the 5 speakers, test on takes 0-4; and transfer to
   front/back/left/right/stop from 5 examples per word (commands corpus, held-out takes), through
   the logits (`transfer=logits`) and through the last conv block (`transfer=conv`);
+- speakers: who is speaking among the 5 FSDD speakers, from k = 1, 3, 5, 10 words of each (takes
+  5-49), tested on their takes 0-4, through each kind of features (`speakers.features`);
 - loso: FSDD leave-one-speaker-out, train on 4 speakers and test on the 5th, every fold
   (or only the folds of --speakers; the mean is then over those folds);
 - synthetic: the default corpus, digits on held-out voices and animals at 5 shots.
@@ -41,7 +43,8 @@ def line(name: str, metrics: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpora", type=Path, default=REPO.parent / "shared" / "corpora")
-    parser.add_argument("--only", default="takes,loso,synthetic", help="comma-separated: takes, loso, synthetic")
+    parser.add_argument("--only", default="takes,speakers,loso,synthetic",
+                        help="comma-separated: takes, speakers, loso, synthetic")
     parser.add_argument("--speakers", default=",".join(SPEAKERS), help="comma-separated folds of loso to run")
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra Hydra override")
     parser.add_argument("--record", action="store_true", help="write the lines to docs/results.md")
@@ -58,7 +61,7 @@ def main() -> None:
         lines.append(text)
 
     with tempfile.TemporaryDirectory() as tmp:
-        if "takes" in parts or "loso" in parts:
+        if {"takes", "speakers", "loso"} & set(parts):
             ws = make_workspace(Path(tmp) / "fsdd", real, dvc=True)
         if "takes" in parts:
             # the transfer both ways, whatever the config chose: only train_svm and evaluate re-run
@@ -68,6 +71,15 @@ def main() -> None:
             say(line("  the same, transfer=conv", conv))
             headlines.append(f"takes 0-4 {logits['cnn']['accuracy']:.1%}, commands 5-shot "
                              f"{logits['svm']['accuracy']:.1%} (logits) / {conv['svm']['accuracy']:.1%} (conv)")
+        if "speakers" in parts:
+            best = None
+            for kind in ("stamp", "embedding", "conv", "logits"):  # only train_svm and evaluate re-run
+                found = repro(ws, [*real, "speakers.test_takes=[0,1,2,3,4]", f"speakers.features={kind}"])
+                curve = "  ".join(f"{k} {a:.1%}" for k, a in found["speakers_curve"].items())
+                say(f"{f'FSDD speakers, features={kind}':<34} {curve}   ({found['speakers']['test_words']} words)")
+                if best is None or found["speakers_curve"]["k10"] > best[1]:
+                    best = (kind, found["speakers_curve"]["k10"])
+            headlines.append(f"who is speaking from 10 words each {best[1]:.1%} ({best[0]} features)")
         if "loso" in parts:
             folds = []
             for speaker in speakers:

@@ -159,7 +159,7 @@ def cmd_predict(args) -> int:
     from .recognise import Recogniser
 
     project, params = project_and_params(args)
-    recogniser = Recogniser(params, args.vocab, root=project)
+    recogniser = Recogniser(params, args.vocab, root=project, speakers=args.speaker)
     status, report = 0, []
     for path, heard in recogniser.recognise_all(args.files):
         if isinstance(heard, Exception):
@@ -169,11 +169,14 @@ def cmd_predict(args) -> int:
             continue
         for warning in heard.warnings:
             print(f"{path}: warning: {warning}", file=sys.stderr)
-        report.append({"file": path, "words": [asdict(w) for w in heard.words], "warnings": heard.warnings})
+        words = [{k: v for k, v in asdict(w).items() if k != "speaker" or args.speaker} for w in heard.words]
+        report.append({"file": path, "words": words, "warnings": heard.warnings}
+                      | ({"speaker": heard.speaker} if args.speaker else {}))
         if not args.json:
-            print(f"{path}: " + (f"{len(heard.words)} word(s)" if heard.words else "no speech"), flush=True)
+            said_by = f", said by {heard.speaker}" if heard.speaker else ""
+            print(f"{path}: " + (f"{len(heard.words)} word(s){said_by}" if heard.words else "no speech"), flush=True)
             for w in heard.words:
-                print(f"  {w.start:7.2f} {w.end:7.2f}  {w.word:<10} {w.score:8.4f}")
+                print(f"  {w.start:7.2f} {w.end:7.2f}  {w.word:<10} {w.score:8.4f}" + (f"  {w.speaker}" if w.speaker else ""))
     if args.json:
         print(json.dumps(report, indent=2))
     return status
@@ -293,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("files", nargs="+", help="audio files (wav, flac, ogg, mp3; any rate; mono or stereo)")
     predict.add_argument("--vocab", help="which vocab: the digits (the CNN, default) or the transfer vocab (the SVM)")
     predict.add_argument("--json", action="store_true", help="machine-readable output")
+    predict.add_argument("--speaker", action="store_true",
+                         help="also say who speaks each word (the train_speakers stage's model)")
     predict.set_defaults(run=cmd_predict)
 
     inspect = commands.add_parser(

@@ -49,6 +49,22 @@ def write_confusion(actual: np.ndarray, predicted: np.ndarray, words: list[str],
     return matrix
 
 
+def write_unavailable(reason: str, folder: Path, name: str) -> None:
+    """Where a model's confusion matrix would be: a table with no rows, and a figure saying why."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    confusion_table(np.zeros(0, int), np.zeros(0, int), []).to_csv(folder / f"{name}.csv", index=False,
+                                                                  lineterminator="\n")
+    fig, ax = plt.subplots(figsize=(6, 1.5))
+    ax.axis("off")
+    ax.text(0.5, 0.5, reason, ha="center", va="center", wrap=True, fontsize=9)
+    save_figure(fig, folder / f"{name}.png")
+
+
 def log_results(model: str, metrics: dict, matrix, title: str) -> None:
     """A model's held-out results in the active run: accuracy, recall per word, and its confusion
     matrix as a table and as a figure whose title names the run (so side by side, each says whose)."""

@@ -24,6 +24,7 @@ class Recognised:
     end: float
     word: str
     score: float  # CNN: probability; SVM: decision margin
+    speaker: str | None = None  # who says it, with the speaker model (predict --speaker)
 
 
 @dataclass
@@ -31,6 +32,12 @@ class Heard:
     """What one recording says, and what is odd about it (truncated, very quiet)."""
     words: list[Recognised]
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def speaker(self) -> str | None:
+        """Who says most of the words (the first of them on a tie); None without a speaker model."""
+        said = [w.speaker for w in self.words if w.speaker]
+        return max(said, key=said.count) if said else None
 
 
 def check_models(paths: list[Path]) -> None:
@@ -45,7 +52,7 @@ class Recogniser:
     Model paths are the project's (`root`), never the working directory's.
     """
 
-    def __init__(self, params: dict, vocab: str | None = None, root: Path = Path(".")):
+    def __init__(self, params: dict, vocab: str | None = None, root: Path = Path("."), speakers: bool = False):
         from . import models, transfer
 
         corpus = params["corpus"]
@@ -55,8 +62,16 @@ class Recogniser:
         self.params = params
         self.transfer = vocab is not None and vocab == corpus["transfer"]
         cnn_path, svm_path = root / params["paths"]["cnn"], root / params["paths"]["svm"]
-        check_models([cnn_path] + ([svm_path] if self.transfer else []))
+        speakers_path = root / params["paths"]["speakers"]
+        check_models([cnn_path] + ([svm_path] if self.transfer else []) + ([speakers_path] if speakers else []))
         cnn = models.load_keras(cnn_path)
+        self.speaker_model = None
+        if speakers:
+            from . import speakers as speaker_id
+
+            svm, names, kind = speaker_id.load(speakers_path)
+            extractor = None if kind == speaker_id.STAMP else models.feature_model(cnn, kind)
+            self.speaker_model = (svm, names, extractor)
         if self.transfer:
             self.words = corpus["vocabs"][vocab]["words"]
             self.extractor = models.feature_model(cnn, params["transfer"]["features"])
@@ -90,14 +105,16 @@ class Recogniser:
                 except (BadAudio, OSError) as error:
                     cut_up.append(error)
             cuts = [word for c in cut_up if not isinstance(c, Exception) for word in c[1]]
-            scores = iter(self.score(self.stamps(cuts)) if cuts else [])
+            stamps = self.stamps(cuts) if cuts else None
+            scores = iter(self.score(stamps) if cuts else [])
+            speakers = iter(self.who(stamps) if cuts else [])
             for path, found in zip(batch, cut_up):
                 if isinstance(found, Exception):
                     yield path, found
                     continue
                 spans, _, warnings = found
                 rows = [next(scores) for _ in spans]
-                words = [Recognised(s[0], s[1], self.words[int(r.argmax())], round(float(r.max()), 4))
+                words = [Recognised(s[0], s[1], self.words[int(r.argmax())], round(float(r.max()), 4), next(speakers))
                          for s, r in zip(spans, rows)]
                 yield path, Heard(words, warnings)
 
@@ -111,6 +128,16 @@ class Recogniser:
     def stamps(self, words: list[np.ndarray]) -> np.ndarray:
         """(n, bands, frames, 1): the model's input for these words."""
         return make_stamps(words, self.params["audio"]["sample_rate"], self.params["stamp"])[..., None]
+
+    def who(self, stamps: np.ndarray) -> list[str | None]:
+        """Each word's speaker by the speaker model; None for every word without one."""
+        from . import transfer
+
+        if self.speaker_model is None:
+            return [None] * len(stamps)
+        svm, names, extractor = self.speaker_model
+        features = stamps.reshape(len(stamps), -1) if extractor is None else transfer.featurise(extractor, stamps)
+        return [names[int(i)] for i in svm.predict(np.asarray(features, np.float64))]
 
     def score(self, stamps: np.ndarray) -> np.ndarray:
         """(words, vocab) scores: the CNN's probabilities, or the transfer SVM's margins."""

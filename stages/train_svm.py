@@ -3,15 +3,33 @@
 What the digit CNN made of each word of the transfer vocab (data/features/, from train_cnn): its
 logits, or its embedding, or its last conv block (transfer.features), are the features of a
 scikit-learn SVM fitted on `transfer.shots` training examples per word.
+The second transfer task, who is speaking, fits another SVM on `speakers.shots` words of each
+speaker of the digit vocab (their stamps, or the CNN's outputs: speakers.features) -> models/speakers/.
 """
+import shutil
 
 
 import mlflow
 
-from speech_mnist import tracking, transfer
+from speech_mnist import speakers, tracking, transfer
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
+
+
+def train_speaker_svm(params: dict, paths) -> None:
+    settings, digits = params["speakers"], params["corpus"]["digits"]
+    shutil.rmtree(paths.speakers, ignore_errors=True)
+    paths.speakers.mkdir(parents=True)
+    try:
+        who = speakers.speaker_words(paths.stamps / f"{digits}.npz", paths.features / f"{digits}.npz", settings)
+    except speakers.SpeakersMissing as reason:
+        speakers.save_unavailable(str(reason), paths.speakers)
+        print(f"{reason}; no speaker model")
+        return
+    svm = transfer.fit_shots(who.x[who.train], who.y[who.train], settings, settings["shots"], settings["seed"])
+    speakers.save(svm, who.names, settings["features"], paths.speakers)
+    print(f"speakers: SVM on {settings['shots']} words of each of {len(who.names)} speakers ({settings['features']})")
 
 
 def main() -> None:
@@ -24,6 +42,7 @@ def main() -> None:
         train_accuracy = float(svm.score(features, y))  # on all training words, not just the k shots
         mlflow.log_metric("train_accuracy", train_accuracy)
     transfer.save_svm(svm, paths.svm)
+    train_speaker_svm(params, paths)
     write_metrics(paths.metrics / "train_svm.json",
                   {"shots": settings["shots"], "words": info["vocab"], "train_accuracy": round(train_accuracy, 4)})
     print(f"{vocab}: SVM on {settings['shots']} shots per word, {train_accuracy:.1%} on all {len(y)} training words")

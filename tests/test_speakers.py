@@ -1,0 +1,56 @@
+"""Who is speaking: the speaker SVM, trained by train_svm, tested by evaluate, used by predict --speaker."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import TINY, make_dvc_workspace, run
+from speech_mnist import speakers
+
+
+def test_held_out_takes_test_and_a_speaker_on_one_side_only_is_left_out():
+    who = np.array(["ann", "ann", "bob", "bob", "cy"])
+    takes = np.array([0, 1, 0, 1, 1])
+    train, test = speakers.split_by_take(who, takes, [0])
+    assert list(train) == [False, True, False, True, False]  # cy has no held-out take: not a task for them
+    assert list(test) == [True, False, True, False, False]
+
+
+def test_speaker_features_are_the_stamp_or_one_of_the_cnns_outputs():
+    stamps = {"x": np.arange(24, dtype=np.float32).reshape(2, 4, 3)}
+    features = {"conv": np.ones((2, 5), np.float32), "logits": np.zeros((2, 10), np.float32)}
+    assert speakers.speaker_features("stamp", stamps, features).shape == (2, 12)
+    assert speakers.speaker_features("conv", stamps, features).shape == (2, 5)
+    with pytest.raises(ValueError, match="speakers.features"):
+        speakers.speaker_features("voiceprint", stamps, features)
+
+
+@pytest.mark.slow
+def test_the_pipeline_learns_who_speaks_and_predict_says_it(tmp_path):
+    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "corpus.vocabs.num.takes=2", "speakers.shots=3"])
+    run([sys.executable, "-m", "dvc", "repro"], cwd=ws)
+    metrics = json.loads((ws / "metrics/evaluate.json").read_text())
+    voices = json.loads((ws / "models/speakers/speakers.json").read_text())["speakers"]
+    assert len(voices) == 4 and metrics["speakers"]["test_words"] == 4 * 10  # take 0 of every voice
+    assert set(metrics["speakers"]["recall"]) == set(voices) and set(metrics["speakers_curve"]) == {"k1", "k3", "k5", "k10"}
+    assert (ws / "plots/confusion/speakers.png").read_bytes()[:4] == b"\x89PNG"
+    word = sorted((ws / "data/words/num").rglob("*_0.wav"))[0]  # a held-out take
+    result = run([sys.executable, "-m", "speech_mnist", "predict", "--speaker", "--json", str(word)], cwd=ws)
+    report = json.loads(result.stdout)[0]
+    assert report["speaker"] in voices and all(w["speaker"] in voices for w in report["words"])
+    plain = run([sys.executable, "-m", "speech_mnist", "predict", "--json", str(word)], cwd=ws)
+    assert "speaker" not in json.loads(plain.stdout)[0]
+
+
+@pytest.mark.slow
+def test_without_two_speakers_on_both_sides_the_pipeline_goes_on_and_says_why(tmp_path):
+    ws = make_dvc_workspace(tmp_path / "ws", TINY)  # one take per voice: no take left to learn a voice from
+    run([sys.executable, "-m", "dvc", "repro"], cwd=ws)
+    metrics = json.loads((ws / "metrics/evaluate.json").read_text())
+    assert "at least two must" in metrics["speakers"]["unavailable"] and 0 <= metrics["cnn"]["accuracy"] <= 1
+    assert (ws / "plots/confusion/speakers.png").exists()
+    word = sorted((ws / "data/words/num").rglob("*.wav"))[0]
+    result = run([sys.executable, "-m", "speech_mnist", "predict", "--speaker", str(word)], cwd=ws, check=False)
+    assert result.returncode == 2 and "no speaker model" in result.stderr and "Traceback" not in result.stderr
