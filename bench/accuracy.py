@@ -7,8 +7,9 @@ Each figure is a real `dvc repro` of this pipeline in a throw-away DVC repositor
 - takes: FSDD digits, train on takes 5-49 of the 5 speakers, test on takes 0-4; and transfer to
   front/back/left/right/stop from 5 examples per word (commands corpus, held-out takes), through
   the logits (`transfer=logits`) and through the last conv block (`transfer=conv`);
-- speakers: who is speaking among the 5 FSDD speakers, from k = 1, 3, 5, 10 words of each (takes
-  5-49), tested on their takes 0-4, through each kind of features (`speakers.features`);
+- speakers: who is speaking among the 5 FSDD speakers, from k = 1, 3, 5, 10 words of each (other
+  takes), tested on their takes 0-4 (--speaker-test-takes: 5,6,7,8,9 to choose settings on),
+  through each kind of features (`speakers.features`);
 - loso: FSDD leave-one-speaker-out, train on 4 speakers and test on the 5th, every fold
   (or only the folds of --speakers; the mean is then over those folds);
 - synthetic: the default corpus, digits on held-out voices and animals at 5 shots.
@@ -46,6 +47,7 @@ def main() -> None:
     parser.add_argument("--only", default="takes,speakers,loso,synthetic",
                         help="comma-separated: takes, speakers, loso, synthetic")
     parser.add_argument("--speakers", default=",".join(SPEAKERS), help="comma-separated folds of loso to run")
+    parser.add_argument("--speaker-test-takes", default="0,1,2,3,4", help="the takes who-is-speaking is tested on")
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra Hydra override")
     parser.add_argument("--record", action="store_true", help="write the lines to docs/results.md")
     args = parser.parse_args()
@@ -73,10 +75,11 @@ def main() -> None:
                              f"{logits['svm']['accuracy']:.1%} (logits) / {conv['svm']['accuracy']:.1%} (conv)")
         if "speakers" in parts:
             best = None
-            for kind in ("stamp", "embedding", "conv", "logits"):  # only train_svm and evaluate re-run
-                found = repro(ws, [*real, "speakers.test_takes=[0,1,2,3,4]", f"speakers.features={kind}"])
+            for kind in ("voice", "stamp", "embedding", "conv", "logits"):  # only train_svm and evaluate re-run
+                found = repro(ws, [*real, f"speakers.test_takes=[{args.speaker_test_takes}]", f"speakers.features={kind}"])
                 curve = "  ".join(f"{k} {a:.1%}" for k, a in found["speakers_curve"].items())
-                say(f"{f'FSDD speakers, features={kind}':<34} {curve}   ({found['speakers']['test_words']} words)")
+                say(f"{f'FSDD speakers, features={kind}':<34} {curve}   ({found['speakers']['test_words']} words of "
+                    f"takes {args.speaker_test_takes})")
                 if best is None or found["speakers_curve"]["k10"] > best[1]:
                     best = (kind, found["speakers_curve"]["k10"])
             headlines.append(f"who is speaking from 10 words each {best[1]:.1%} ({best[0]} features)")

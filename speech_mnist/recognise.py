@@ -70,8 +70,8 @@ class Recogniser:
             from . import speakers as speaker_id
 
             svm, names, kind = speaker_id.load(speakers_path)
-            extractor = None if kind == speaker_id.STAMP else models.feature_model(cnn, kind)
-            self.speaker_model = (svm, names, extractor)
+            extractor = None if kind in (speaker_id.STAMP, speaker_id.VOICE) else models.feature_model(cnn, kind)
+            self.speaker_model = (svm, names, kind, extractor)
         if self.transfer:
             self.words = corpus["vocabs"][vocab]["words"]
             self.extractor = models.feature_model(cnn, params["transfer"]["features"])
@@ -107,7 +107,7 @@ class Recogniser:
             cuts = [word for c in cut_up if not isinstance(c, Exception) for word in c[1]]
             stamps = self.stamps(cuts) if cuts else None
             scores = iter(self.score(stamps) if cuts else [])
-            speakers = iter(self.who(stamps) if cuts else [])
+            speakers = iter(self.who(cuts, stamps) if cuts else [])
             for path, found in zip(batch, cut_up):
                 if isinstance(found, Exception):
                     yield path, found
@@ -129,14 +129,21 @@ class Recogniser:
         """(n, bands, frames, 1): the model's input for these words."""
         return make_stamps(words, self.params["audio"]["sample_rate"], self.params["stamp"])[..., None]
 
-    def who(self, stamps: np.ndarray) -> list[str | None]:
+    def who(self, words: list[np.ndarray], stamps: np.ndarray) -> list[str | None]:
         """Each word's speaker by the speaker model; None for every word without one."""
         from . import transfer
+        from .speakers import VOICE
+        from .stamps import voiceprint
 
         if self.speaker_model is None:
             return [None] * len(stamps)
-        svm, names, extractor = self.speaker_model
-        features = stamps.reshape(len(stamps), -1) if extractor is None else transfer.featurise(extractor, stamps)
+        svm, names, kind, extractor = self.speaker_model
+        if kind == VOICE:
+            features = np.array([voiceprint(w, self.params["audio"]["sample_rate"]) for w in words])
+        elif extractor is None:
+            features = stamps.reshape(len(stamps), -1)
+        else:
+            features = transfer.featurise(extractor, stamps)
         return [names[int(i)] for i in svm.predict(np.asarray(features, np.float64))]
 
     def score(self, stamps: np.ndarray) -> np.ndarray:

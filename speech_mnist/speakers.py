@@ -15,14 +15,17 @@ class SpeakersMissing(UserError, ValueError):
 
 
 STAMP = "stamp"  # the word's own stamp, flattened, rather than anything the digit CNN made of it
+VOICE = "voice"  # the word's voiceprint (stamps.voiceprint): its long-term average spectrum
 
 
 def speaker_features(kind: str, stamps: dict, features: dict) -> np.ndarray:
-    """(words, n) features of each word of a vocab: its stamp, or one of the CNN's outputs."""
+    """(words, n) features of each word of a vocab: its voiceprint, its stamp, or one of the CNN's outputs."""
+    if kind == VOICE:
+        return stamps["voice"].astype(np.float64)
     if kind == STAMP:
         return stamps["x"].reshape(len(stamps["x"]), -1).astype(np.float64)
     if kind not in FEATURES:
-        raise ValueError(f"speakers.features must be {STAMP} or one of {', '.join(FEATURES)}, not {kind!r}")
+        raise ValueError(f"speakers.features must be {VOICE}, {STAMP} or one of {', '.join(FEATURES)}, not {kind!r}")
     return features[kind].astype(np.float64)
 
 

@@ -80,6 +80,26 @@ def features(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
     raise ValueError(f"unknown stamp.feature {kind!r}: use fbank, mel, mfcc or pretrained")
 
 
+VOICEPRINT_BANDS = 32
+
+
+def voiceprint(samples: np.ndarray, sample_rate: int) -> np.ndarray:
+    """(64,) who speaks rather than what: the mean and the spread over the word of each of 32
+    log-mel bands (a long-term average spectrum: vocal tract and voice, whatever the word), over
+    its loud frames only, and with the overall level taken out."""
+    import librosa
+
+    samples = np.pad(samples, (0, max(0, 256 - len(samples))))
+    mel = librosa.feature.melspectrogram(y=samples, sr=sample_rate, n_fft=256, hop_length=64,
+                                         n_mels=VOICEPRINT_BANDS, htk=True, power=2.0)
+    floor = 1e-8 * mel.max() + 1e-30  # relative to the word: the same print at any level
+    bands = np.log(mel + floor)
+    loudness = np.log(mel.sum(axis=0) + floor)
+    voiced = bands[:, loudness >= loudness.max() - np.log(100)]  # frames within 20 dB of the loudest: the
+    mean = voiced.mean(axis=1)                                    # voice, not the room around the word
+    return np.concatenate([mean - mean.mean(), voiced.std(axis=1)]).astype(np.float32)  # shape, not level
+
+
 def read_at(image: np.ndarray, positions: np.ndarray, axis: int) -> np.ndarray:
     """`image` read at fractional `positions` along `axis`, each value between its two neighbours."""
     moved = np.moveaxis(image, axis, -1)
@@ -149,11 +169,14 @@ def assign_split(words: pd.DataFrame, split: dict, train_only: set[str] = frozen
     return (words[by].astype(str).isin(held_out) & can_test).map({True: "test", False: "train"})
 
 
-def save_dataset(path: Path, stamps: np.ndarray, words: pd.DataFrame, vocab_words: list[str]) -> None:
-    """A vocab's stamps with integer labels, the vocab's word list and provenance columns."""
+def save_dataset(path: Path, stamps: np.ndarray, words: pd.DataFrame, vocab_words: list[str],
+                 voiceprints: np.ndarray | None = None) -> None:
+    """A vocab's stamps with integer labels, the vocab's word list, provenance columns and
+    (for who is speaking) each word's voiceprint."""
     labels = words["word"].map({w: i for i, w in enumerate(vocab_words)}).to_numpy(np.int64)
     columns = {c: words[c].to_numpy().astype(str if c != "take" else np.int64) for c in PROVENANCE}
-    save_npz(path, x=stamps.astype(np.float32), y=labels, vocab=np.array(vocab_words), **columns)
+    extra = {} if voiceprints is None else {"voice": voiceprints.astype(np.float32)}
+    save_npz(path, x=stamps.astype(np.float32), y=labels, vocab=np.array(vocab_words), **columns, **extra)
 
 
 def load_split(path: Path, split: str, array: str = "x") -> tuple[np.ndarray, np.ndarray, dict]:
@@ -164,7 +187,7 @@ def load_split(path: Path, split: str, array: str = "x") -> tuple[np.ndarray, np
     """
     data = load_npz(path)
     keep = data["split"] == split
-    info = {k: v for k, v in data.items() if k not in (*FEATURES, "x", "y", "vocab")}
+    info = {k: v for k, v in data.items() if k not in (*FEATURES, "x", "y", "vocab", "voice")}
     info = {k: v[keep] for k, v in info.items()}
     info["vocab"] = [str(w) for w in data["vocab"]]
     found = data[array][keep]
@@ -173,5 +196,5 @@ def load_split(path: Path, split: str, array: str = "x") -> tuple[np.ndarray, np
 
 def save_features(path: Path, dataset: dict, features: dict[str, np.ndarray]) -> None:
     """A vocab's dataset with the CNN's outputs (FEATURES) in place of its stamps."""
-    kept = {k: v for k, v in dataset.items() if k != "x"}
+    kept = {k: v for k, v in dataset.items() if k not in ("x", "voice")}
     save_npz(path, **kept, **features)

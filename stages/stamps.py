@@ -14,18 +14,20 @@ from tqdm import tqdm
 from speech_mnist.audio import read_audio
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.corpus import extra_voice_speakers
-from speech_mnist.stamps import EMBED_BATCH, assign_split, make_stamps, save_dataset
+from speech_mnist.stamps import EMBED_BATCH, assign_split, make_stamps, save_dataset, voiceprint
 
 
-def stamps_of(paths: list, rate: int, stamp: dict, vocab: str) -> np.ndarray:
-    """The stamps of the word files at `paths`, a batch at a time (flat memory, fast embedding)."""
-    batches = []
+def stamps_of(paths: list, rate: int, stamp: dict, vocab: str) -> tuple[np.ndarray, np.ndarray]:
+    """The stamps and voiceprints of the word files at `paths`, a batch at a time (flat memory,
+    fast embedding)."""
+    stamps, voices = [], []
     with tqdm(total=len(paths), desc=f"stamps {vocab}", unit="word", disable=None) as progress:
         for first in range(0, len(paths), EMBED_BATCH):
             words = [read_audio(p, rate) for p in paths[first:first + EMBED_BATCH]]
-            batches.append(make_stamps(words, rate, stamp))
+            stamps.append(make_stamps(words, rate, stamp))
+            voices += [voiceprint(w, rate) for w in words]
             progress.update(len(words))
-    return np.concatenate(batches)
+    return np.concatenate(stamps), np.array(voices)
 
 
 def main() -> None:
@@ -40,8 +42,8 @@ def main() -> None:
             print(f"{vocab}: no words, no dataset")
             continue
         words["split"] = assign_split(words, spec["split"], extra_voice_speakers(params["corpus"]))
-        stamps = stamps_of([paths.words / p for p in words["path"]], rate, stamp, vocab)
-        save_dataset(paths.stamps / f"{vocab}.npz", stamps, words, spec["words"])
+        stamps, voices = stamps_of([paths.words / p for p in words["path"]], rate, stamp, vocab)
+        save_dataset(paths.stamps / f"{vocab}.npz", stamps, words, spec["words"], voices)
         counts = words["split"].value_counts()
         print(f"{vocab}: {len(words)} stamps {stamps.shape[1:]}, train {counts.get('train', 0)}, test {counts.get('test', 0)}")
 

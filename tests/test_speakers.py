@@ -18,10 +18,30 @@ def test_held_out_takes_test_and_a_speaker_on_one_side_only_is_left_out():
     assert list(test) == [True, False, True, False, False]
 
 
-def test_speaker_features_are_the_stamp_or_one_of_the_cnns_outputs():
-    stamps = {"x": np.arange(24, dtype=np.float32).reshape(2, 4, 3)}
+def test_a_voiceprint_ignores_the_level_and_the_quiet_room_around_the_word():
+    from speech_mnist.audio import resample
+    from speech_mnist.corpus import trim_silence
+    from speech_mnist.espeak import Espeak
+    from speech_mnist.stamps import voiceprint
+
+    engine = Espeak()
+    word = resample(trim_silence(engine.say("seven", "en-us+m3", 150, 50)).astype(np.float32) / 32768,
+                    engine.sample_rate, 8000)
+    room = 1e-3 * np.random.default_rng(0).standard_normal(2400).astype(np.float32)  # -60 dB, 0.3 s each side
+    alone, quieter = voiceprint(word, 8000), voiceprint(0.25 * word, 8000)
+    in_room = voiceprint(np.concatenate([room, word, room]), 8000)
+    assert alone.shape == (64,) and np.allclose(alone, quieter, atol=1e-3)
+    assert np.linalg.norm(in_room - alone) < 0.1 * np.linalg.norm(alone)
+    other_voice = resample(trim_silence(engine.say("seven", "en+f4", 150, 50)).astype(np.float32) / 32768,
+                           engine.sample_rate, 8000)
+    assert np.linalg.norm(voiceprint(other_voice, 8000) - alone) > np.linalg.norm(in_room - alone)
+
+
+def test_speaker_features_are_the_voiceprint_the_stamp_or_one_of_the_cnns_outputs():
+    stamps = {"x": np.arange(24, dtype=np.float32).reshape(2, 4, 3), "voice": np.ones((2, 64), np.float32)}
     features = {"conv": np.ones((2, 5), np.float32), "logits": np.zeros((2, 10), np.float32)}
     assert speakers.speaker_features("stamp", stamps, features).shape == (2, 12)
+    assert speakers.speaker_features("voice", stamps, features).shape == (2, 64)
     assert speakers.speaker_features("conv", stamps, features).shape == (2, 5)
     with pytest.raises(ValueError, match="speakers.features"):
         speakers.speaker_features("voiceprint", stamps, features)
