@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--vocab", help="which vocab: the digits (the CNN, default) or the transfer vocab (the SVM)")
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     predict.add_argument("--speaker", action="store_true",
-                         help="also say who speaks each word (the train_speakers stage's model)")
+                         help="also say who speaks each word (the speaker SVM that train_svm fits)")
     predict.set_defaults(run=cmd_predict)
 
     inspect = commands.add_parser(

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import read_audio
+from .audio import read_audio, resample
 from .noise import mix_noise, noise_clips, reverberate, room_impulse
 from .stamps import EMBED_BATCH, make_stamps, read_at
 
@@ -22,14 +22,13 @@ def warp_bands(stamp: np.ndarray, factor: float) -> np.ndarray:
     return read_at(stamp, source, axis=0).astype(stamp.dtype)
 
 
-def change_speed(samples: np.ndarray, factor: float) -> np.ndarray:
+def change_speed(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
     """The word played `factor` times as fast: shorter, higher, every formant moved by `factor`.
 
     Speed perturbation (as Kaldi's): a cheap stand-in for another speaker's vocal tract and
     tempo, in the audio, so it works for every kind of stamp.
     """
-    positions = np.arange(0, len(samples) - 1, factor)
-    return np.interp(positions, np.arange(len(samples)), samples).astype(np.float32)
+    return resample(samples, int(round(rate * factor)), rate)  # read at rate*factor, heard at rate
 
 
 def shift_and_mask(stamp: np.ndarray, augment: dict, rng: np.random.Generator) -> np.ndarray:
@@ -59,7 +58,7 @@ def augmented_copies(word_paths: list[Path], labels: np.ndarray, params: dict) -
         for path, label in zip(word_paths[first:first + EMBED_BATCH], labels[first:first + EMBED_BATCH]):
             samples = read_audio(path, rate)
             for _ in range(augment["copies"]):
-                word = change_speed(samples, rng.uniform(1 - augment["speed"], 1 + augment["speed"])) \
+                word = change_speed(samples, rate, rng.uniform(1 - augment["speed"], 1 + augment["speed"])) \
                     if augment["speed"] else samples
                 if augment["reverb"] and rng.uniform() < augment["reverb"]:
                     word = reverberate(word, room_impulse(rate, rng.uniform(*augment["rt60_s"]), rng))

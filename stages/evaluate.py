@@ -17,20 +17,18 @@ from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
 
 
-def who_speaks(params: dict, paths) -> tuple[tuple, dict]:
-    """((actual, predicted, names), curve) of the speaker SVM on the held-out takes; without a
-    speaker model (too few speakers on both sides of the split), no words and the reason as the name."""
-    import numpy as np
-
+def who_speaks(params: dict, paths) -> tuple[tuple | None, dict, str | None]:
+    """(actual, predicted, names) of the speaker SVM on the held-out takes, its curve, and None;
+    or None, {} and the reason there is no speaker model (too few speakers on both sides)."""
     try:
         svm, names, _ = speakers.load(paths.speakers)
     except speakers.SpeakersMissing as reason:
-        return (np.zeros(0, int), np.zeros(0, int), [str(reason)]), {}
+        return None, {}, str(reason)
     digits = params["corpus"]["digits"]
     who = speakers.speaker_words(paths.stamps / f"{digits}.npz", paths.features / f"{digits}.npz", params["speakers"])
     curve = transfer.curve(who.x[who.train], who.y[who.train], who.x[who.test], who.y[who.test], params["speakers"])
     return (who.y[who.test], svm.predict(who.x[who.test]), names), \
-        {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}
+        {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}, None
 
 
 def main() -> None:
@@ -51,9 +49,13 @@ def main() -> None:
 
     results = {"cnn": (digits_actual, digits_predicted, digits["vocab"]),
                "svm": (words_actual, words_predicted, words["vocab"])}
-    results["speakers"], speakers_curve = who_speaks(params, paths)
-    metrics = {name: evaluation.classification_metrics(*r) if len(r[0]) else {"unavailable": r[2][0]}
-               for name, r in results.items()}
+    speaker_result, speakers_curve, no_speakers = who_speaks(params, paths)
+    if speaker_result:
+        results["speakers"] = speaker_result
+    metrics = {name: evaluation.classification_metrics(*r) for name, r in results.items()}
+    if no_speakers:  # the metrics say why, and so do the plots where its confusion matrix would be
+        metrics["speakers"] = {"unavailable": no_speakers}
+        evaluation.write_unavailable(no_speakers, paths.plots / "confusion", "speakers")
     metrics["transfer_curve"] = {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}
     metrics["speakers_curve"] = speakers_curve
     write_metrics(paths.metrics / "evaluate.json", metrics)
@@ -62,9 +64,6 @@ def main() -> None:
 
     with tracking.stage_run("evaluate", params):
         for name, (actual, predicted, vocab) in results.items():
-            if not len(actual):  # no such model: its plots say why
-                evaluation.write_unavailable(vocab[0], paths.plots / "confusion", name)
-                continue
             tested = {"cnn": f"{corpus['digits']} words", "svm": f"{corpus['transfer']} words",
                       "speakers": f"takes: who speaks ({len(vocab)} speakers)"}[name]
             title = f"{name.upper()} on held-out {tested}: {metrics[name]['accuracy']:.1%}"

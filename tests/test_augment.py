@@ -70,3 +70,14 @@ def test_augmented_copies_are_new_labelled_and_reproducible(tmp_path):
     assert not np.allclose(first_two[0], original) and not np.allclose(first_two[0], first_two[1])
     again, _ = augmented_copies(paths, np.array([0, 1, 2]), params)
     assert np.array_equal(x, again)
+
+
+def test_a_faster_copy_is_shorter_and_higher():
+    from speech_mnist.train import change_speed
+
+    rate = 8000
+    tone = np.sin(2 * np.pi * 500 * np.arange(rate) / rate).astype(np.float32)
+    faster = change_speed(tone, rate, 1.25)
+    assert abs(len(faster) - rate / 1.25) <= 2
+    spectrum = np.abs(np.fft.rfft(faster))
+    assert abs(np.argmax(spectrum) * rate / len(faster) - 625) < 5  # 500 Hz * 1.25
