@@ -169,14 +169,16 @@ def cmd_predict(args) -> int:
             continue
         for warning in heard.warnings:
             print(f"{path}: warning: {warning}", file=sys.stderr)
-        words = [{k: v for k, v in asdict(w).items() if k != "speaker" or args.speaker} for w in heard.words]
+        words = [{k: v for k, v in asdict(w).items() if (k != "speaker" or args.speaker) and (k != "guess" or v)}
+                 for w in heard.words]
         report.append({"file": path, "words": words, "warnings": heard.warnings}
                       | ({"speaker": heard.speaker} if args.speaker else {}))
         if not args.json:
             said_by = f", said by {heard.speaker}" if heard.speaker else ""
             print(f"{path}: " + (f"{len(heard.words)} word(s){said_by}" if heard.words else "no speech"), flush=True)
             for w in heard.words:
-                print(f"  {w.start:7.2f} {w.end:7.2f}  {w.word:<10} {w.score:8.4f}" + (f"  {w.speaker}" if w.speaker else ""))
+                print(f"  {w.start:7.2f} {w.end:7.2f}  {w.word:<10} {w.score:8.4f}" + (f"  {w.speaker}" if w.speaker else "")
+                      + (f"  (most like {w.guess})" if w.guess else ""))
     if args.json:
         print(json.dumps(report, indent=2))
     return status
@@ -291,7 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
         "predict", parents=[in_project], help="recognise the words in recordings with the pipeline's models",
         description="Segment each file into words with the pipeline's segmentation and params, and print each "
                     "word's start and end (s), the recognised word and its score: the CNN's probability, or "
-                    "with --vocab of the transfer vocab the SVM's margin. Any format and rate soundfile reads. "
+                    "with --vocab of the transfer vocab the SVM's margin. A word whose score is below "
+                    "reject.cnn (reject.svm) is 'unknown', with the word it is most like (reject.enabled=false: "
+                    "never). Any format and rate soundfile reads. "
                     "Truncated or very quiet files are recognised with a warning on stderr.")
     predict.add_argument("files", nargs="+", help="audio files (wav, flac, ogg, mp3; any rate; mono or stereo)")
     predict.add_argument("--vocab", help="which vocab: the digits (the CNN, default) or the transfer vocab (the SVM)")

@@ -142,10 +142,17 @@ def extra_voice_speakers(corpus: dict) -> set[str]:
 
 
 def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame:
-    """Join take k of each speaker's isolated clips, in vocab order, into one recording."""
+    """Join take k of each speaker's isolated clips, in vocab order, into one recording.
+
+    A vocab without `clips` (words no real speaker of the corpus says, such as corpus.unknown's)
+    is said by every eSpeak voice, `takes` times.
+    """
     rng = np.random.default_rng(corpus["seed"])
-    rows = []
+    rows, spoken = [], []
     for vocab, spec in corpus["vocabs"].items():
+        if "clips" not in spec:
+            spoken.append(synthesize_espeak({**corpus, "vocabs": {vocab: spec}}, out_dir, progress))
+            continue
         takes = find_clip_takes(resolve_path(corpus["root"]), spec)
         rate = spec["sample_rate"]
         noises = load_noise(resolve_path(corpus["noise"]), rate)
@@ -156,7 +163,7 @@ def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame
             rows += _write_assembled(name, spec["words"], words, rate, rng, noise, corpus, out_dir)
             if progress is not None:
                 progress.update()
-    return pd.DataFrame(rows, columns=BOUNDARY_COLUMNS)
+    return pd.concat([pd.DataFrame(rows, columns=BOUNDARY_COLUMNS), *spoken], ignore_index=True)
 
 
 def copy_folder(corpus: dict, out_dir: Path) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Held-out metrics, confusion matrices and the transfer curve."""
+"""Held-out metrics, confusion matrices, the transfer curve and the unknown words' DET curve."""
 
 from pathlib import Path
 
@@ -59,10 +59,20 @@ def write_unavailable(reason: str, folder: Path, name: str) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     confusion_table(np.zeros(0, int), np.zeros(0, int), []).to_csv(folder / f"{name}.csv", index=False,
                                                                   lineterminator="\n")
+    plot_message(reason, folder / f"{name}.png")
+
+
+def plot_message(reason: str, path: Path) -> None:
+    """A figure that only says why there is no figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(6, 1.5))
     ax.axis("off")
     ax.text(0.5, 0.5, reason, ha="center", va="center", wrap=True, fontsize=9)
-    save_figure(fig, folder / f"{name}.png")
+    save_figure(fig, path)
 
 
 def log_results(model: str, metrics: dict, matrix, title: str) -> None:
@@ -120,6 +130,29 @@ def plot_curve(curve: pd.DataFrame, title: str, path: Path) -> None:
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    save_figure(fig, path)
+
+
+def plot_det(tables: dict[str, pd.DataFrame], thresholds: dict[str, tuple[float, float]], path) -> None:
+    """Each model's DET curve (log-log), with its configured operating point marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .unknown import FALSE_REJECT_BUDGET
+
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    floor = 1e-3  # a share of 0 has no logarithm: drawn at the floor
+    for name, table in tables.items():
+        line, = ax.plot(table.false_rejects.clip(floor), table.false_accepts.clip(floor), label=name)
+        false_rejects, false_accepts = thresholds[name]
+        ax.plot(max(false_rejects, floor), max(false_accepts, floor), "o", color=line.get_color())
+    ax.axvline(FALSE_REJECT_BUDGET, color="grey", linestyle=":", linewidth=1)
+    ax.set(xscale="log", yscale="log", xlim=(floor, 1), ylim=(floor, 1), xlabel="false rejects (in-vocab words)",
+           ylabel="false accepts (other words)", title="unknown words: error trade-off (dot: reject.* setting)")
+    ax.legend(loc="upper right")
+    ax.grid(True, which="both", alpha=0.3)
     save_figure(fig, path)
 
 

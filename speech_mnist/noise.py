@@ -88,3 +88,48 @@ def reverberate(samples: np.ndarray, impulse: np.ndarray) -> np.ndarray:
     wet = fftconvolve(samples, impulse)[:len(samples)]
     scale = np.sqrt(np.mean(samples**2) / (np.mean(wet**2) + 1e-12))
     return (wet * scale).astype(np.float32)
+
+
+# --- sounds that are not words -----------------------------------------------------------------
+
+
+def nonspeech(rate: int, rng: np.random.Generator, room: np.ndarray) -> np.ndarray:
+    """One short sound that is not speech, in a stretch of `room` noise: what the segmenter also
+    cuts out of real recordings (a knock, a cough, a beep, dishes, a fan starting), for the
+    "unknown" class. Each kind is a crude model of many real sounds; together they tell the CNN
+    that a sound being loud is not a reason to be a word."""
+    seconds = rng.uniform(0.15, 0.9)
+    n = int(seconds * rate)
+    t = np.arange(n) / rate
+    kind = rng.integers(4)
+    if kind == 0:  # a burst of coloured noise: knocks, doors, breath, coughs
+        sound = _coloured_noise(n, rng.uniform(-2.0, 1.0), rng)
+    elif kind == 1:  # a tone with harmonics, maybe gliding: beeps, whistles, hums, a cat
+        f0 = rng.uniform(80, 1200) * np.exp(rng.uniform(-0.5, 0.5) * t / seconds)
+        phase = 2 * np.pi * np.cumsum(f0) / rate
+        sound = sum(rng.uniform(0, 1) / k * np.sin(k * phase) for k in range(1, 6))
+    elif kind == 2:  # clicks: keys, dishes, footsteps
+        sound = np.zeros(n)
+        clicks = rng.integers(0, n, size=int(rng.integers(2, 12)))
+        sound[clicks] = rng.uniform(-1, 1, size=len(clicks))
+        sound = np.convolve(sound, _coloured_noise(int(0.01 * rate), 0.0, rng) * np.hanning(int(0.01 * rate)),
+                            mode="same")
+    else:  # the room itself, louder: a fan, traffic, a tap running
+        sound = fit_noise(room, n, rng).astype(np.float64)
+    attack, decay = rng.uniform(0.002, 0.1), rng.uniform(0.05, seconds)
+    envelope = np.minimum(1.0, t / attack) * np.exp(-np.maximum(0.0, t - attack) / decay * rng.uniform(0, 3))
+    sound = sound * envelope
+    sound /= np.abs(sound).max() + 1e-12
+    pad = int(0.15 * rate)  # room noise around it, as the segmenter cuts a word with its padding
+    heard = np.concatenate([np.zeros(pad), sound, np.zeros(pad)])
+    background = fit_noise(room, len(heard), rng)
+    scale = np.sqrt(np.mean(sound**2) / (np.mean(background**2) + 1e-12) / 10 ** (rng.uniform(10, 35) / 10))
+    heard = heard + scale * background
+    return (0.5 * heard / np.abs(heard).max()).astype(np.float32)
+
+
+def _coloured_noise(n: int, slope: float, rng: np.random.Generator) -> np.ndarray:
+    """Noise whose power falls (slope < 0) or rises with frequency: f ** slope."""
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.maximum(np.arange(len(spectrum)), 1.0)
+    return np.fft.irfft(spectrum * freqs ** (slope / 2), n)

@@ -9,6 +9,7 @@ from .audio import load
 from .errors import UserError
 from .segment import cut, locate_words
 from .stamps import make_stamps
+from .unknown import UNKNOWN, accepted, best_words
 
 class ModelsMissing(UserError, FileNotFoundError):
     """The pipeline has not produced the models yet."""
@@ -22,9 +23,10 @@ class UnknownVocab(UserError, ValueError):
 class Recognised:
     start: float
     end: float
-    word: str
-    score: float  # CNN: probability; SVM: decision margin
+    word: str   # a word of the vocab, or "unknown" when its best word's score is below reject.*
+    score: float  # the best word's: CNN: probability; SVM: decision margin
     speaker: str | None = None  # who says it, with the speaker model (predict --speaker)
+    guess: str | None = None    # for an unknown word: the vocab's word it is most like
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Recogniser:
             raise UnknownVocab(f"no model for vocab {vocab!r}: the CNN knows {corpus['digits']!r}, "
                                f"the transfer SVM {corpus['transfer']!r}")
         self.params = params
+        self.reject = params.get("reject", {})  # params.yaml from before rejection: every word is accepted
         self.transfer = vocab is not None and vocab == corpus["transfer"]
         cnn_path, svm_path = root / params["paths"]["cnn"], root / params["paths"]["svm"]
         speakers_path = root / params["paths"]["speakers"]
@@ -106,17 +109,22 @@ class Recogniser:
                     cut_up.append(error)
             cuts = [word for c in cut_up if not isinstance(c, Exception) for word in c[1]]
             stamps = self.stamps(cuts) if cuts else None
-            scores = iter(self.score(stamps) if cuts else [])
+            scores = self.score(stamps) if cuts else np.zeros((0, len(self.words)))
+            best, best_scores = best_words(scores, len(self.words))
+            sure = iter(zip(best, best_scores, accepted(best_scores, self.reject, "svm" if self.transfer else "cnn")))
             speakers = iter(self.who(cuts, stamps) if cuts else [])
             for path, found in zip(batch, cut_up):
                 if isinstance(found, Exception):
                     yield path, found
                     continue
                 spans, _, warnings = found
-                rows = [next(scores) for _ in spans]
-                words = [Recognised(s[0], s[1], self.words[int(r.argmax())], round(float(r.max()), 4), next(speakers))
-                         for s, r in zip(spans, rows)]
+                words = [self.word(span, *next(sure), next(speakers)) for span in spans]
                 yield path, Heard(words, warnings)
+
+    def word(self, span, best: int, score: float, accept: bool, speaker: str | None) -> Recognised:
+        word = self.words[int(best)]
+        return Recognised(span[0], span[1], word if accept else UNKNOWN, round(float(score), 4), speaker,
+                          None if accept else word)
 
     def cut_words(self, path: Path) -> tuple[list, list[np.ndarray], list[str]]:
         """A recording's word spans, each word's samples (with the segmenter's padding) and its warnings."""
@@ -147,7 +155,8 @@ class Recogniser:
         return [names[int(i)] for i in svm.predict(np.asarray(features, np.float64))]
 
     def score(self, stamps: np.ndarray) -> np.ndarray:
-        """(words, vocab) scores: the CNN's probabilities, or the transfer SVM's margins."""
+        """(words, classes) scores: the CNN's probabilities, or the transfer SVM's margins; the
+        vocab's words first, then "unknown" when the model has that class."""
         from . import transfer
 
         if self.transfer:

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import read_audio, resample
-from .noise import mix_noise, noise_clips, reverberate, room_impulse
+from .noise import mix_noise, noise_clips, nonspeech, reverberate, room_impulse
 from .stamps import EMBED_BATCH, make_stamps, read_at
 
 
@@ -69,6 +69,17 @@ def augmented_copies(word_paths: list[Path], labels: np.ndarray, params: dict) -
         for image, warp in zip(make_stamps(noisy, rate, stamp), warps):
             stamps.append(shift_and_mask(warp_bands(image, warp), augment, rng))
     return np.array(stamps, dtype=np.float32)[..., None], np.array(copy_labels)
+
+
+def unknown_sounds(count: int, params: dict) -> np.ndarray:
+    """Stamps of `count` non-speech sounds (noise.nonspeech) in the rooms augmentation uses:
+    examples of the "unknown" class."""
+    rate, seed = params["audio"]["sample_rate"], params["train"]["seed"]
+    rng = np.random.default_rng(seed + 1)  # not the augmentation's draws: adding sounds changes no copy
+    rooms = noise_clips(params["corpus"], rate, seed)
+    sounds = [nonspeech(rate, rng, rooms[int(rng.integers(len(rooms)))]) for _ in range(count)]
+    stamps = [make_stamps(sounds[i:i + EMBED_BATCH], rate, params["stamp"]) for i in range(0, count, EMBED_BATCH)]
+    return np.concatenate(stamps)[..., None].astype(np.float32)
 
 
 # --- fitting ---------------------------------------------------------------------------------

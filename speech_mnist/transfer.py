@@ -49,12 +49,17 @@ def make_svm(transfer: dict):
     return make_pipeline(StandardScaler(), svm) if transfer["scale"] else make_pipeline(svm)
 
 
-def fit_shots(features: np.ndarray, labels: np.ndarray, transfer: dict, shots: int, seed: int):
-    """An SVM fitted on `shots` examples per word drawn with `seed`."""
+def fit_shots(features: np.ndarray, labels: np.ndarray, transfer: dict, shots: int, seed: int,
+              unknown: np.ndarray | None = None, unknown_label: int | None = None):
+    """An SVM fitted on `shots` examples per word drawn with `seed`; with `unknown` (features of
+    words outside the vocab, all of them), also on an "unknown" class labelled `unknown_label`."""
     chosen = pick_shots(labels, shots, np.random.default_rng(seed))
     if len(np.unique(labels[chosen])) < 2:
         raise ValueError("the transfer vocab needs training examples of at least two words")
-    return make_svm(transfer).fit(features[chosen], labels[chosen])
+    x, y = features[chosen], labels[chosen]
+    if unknown is not None and len(unknown):
+        x, y = np.concatenate([x, unknown]), np.concatenate([y, np.full(len(unknown), unknown_label)])
+    return make_svm(transfer).fit(x, y)
 
 
 def curve(train_features, train_labels, test_features, test_labels, transfer: dict) -> "pd.DataFrame":

@@ -3,18 +3,21 @@
 - the digit CNN on the digit vocab's test split;
 - the transfer SVM on the transfer vocab's test split;
 - the transfer curve: SVM accuracy against k examples per word, averaged over draws;
-- who is speaking: the speaker SVM on the held-out takes of the digit vocab's speakers, and its curve.
+- who is speaking: the speaker SVM on the held-out takes of the digit vocab's speakers, and its curve;
+- unknown words: how many in-vocab test words each model rejects and how many words of
+  corpus.unknown (and for the SVM, digits) it accepts, at the reject.* thresholds and as a DET curve.
 Confusion matrices as CSV (for `dvc plots`) and PNG; everything also logged to MLflow.
 The CNN's outputs come from data/features/ (train_cnn computed them): no TensorFlow here.
 """
 
-
 import mlflow
+import numpy as np
 
 from speech_mnist import evaluation, speakers, tracking, transfer
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
+from speech_mnist.unknown import best_words, det_table, rejection_metrics
 
 
 def who_speaks(params: dict, paths) -> tuple[tuple | None, dict, str | None]:
@@ -31,6 +34,40 @@ def who_speaks(params: dict, paths) -> tuple[tuple | None, dict, str | None]:
         {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}, None
 
 
+def unknown_words(params: dict, paths, svm) -> tuple[dict, dict]:
+    """Each model's rejection metrics and DET table: its in-vocab test words against the test words
+    of corpus.unknown (and, for the SVM, the digits'), by their best in-vocab score. Empty without
+    an "unknown" vocab with test words."""
+    corpus, kind = params["corpus"], params["transfer"]["features"]
+    other = paths.features / f"{corpus.get('unknown')}.npz"
+    if not other.exists() or not (load_split(other, "test", "probabilities")[0]).size:
+        return {}, {}
+    digits = paths.features / f"{corpus['digits']}.npz"
+    transfer_words = paths.features / f"{corpus['transfer']}.npz"
+    cnn_in, _, info = load_split(digits, "test", "probabilities")
+    cnn_out = load_split(other, "test", "probabilities")[0]
+    words = len(load_split(transfer_words, "test", kind)[2]["vocab"])
+    svm_in = transfer.margins(svm, load_split(transfer_words, "test", kind)[0])
+    svm_out = transfer.margins(svm, np.concatenate([load_split(digits, "test", kind)[0], load_split(other, "test", kind)[0]]))
+    scores = {"cnn": (best_words(cnn_in, len(info["vocab"]))[1], best_words(cnn_out, len(info["vocab"]))[1]),
+              "svm": (best_words(svm_in, words)[1], best_words(svm_out, words)[1])}
+    metrics = {name: rejection_metrics(*pair, params["reject"][name]) for name, pair in scores.items()}
+    return metrics, {name: det_table(*pair) for name, pair in scores.items()}
+
+
+def write_det(det: dict, metrics: dict, plots) -> None:
+    """plots/unknown/<model>.csv (for `dvc plots`) and plots/unknown.png; without test words of
+    another vocab, empty tables and a figure that says so."""
+    (plots / "unknown").mkdir(exist_ok=True)
+    for name in ("cnn", "svm"):
+        det.get(name, det_table([], [])).to_csv(plots / "unknown" / f"{name}.csv", index=False, lineterminator="\n")
+    if det:
+        evaluation.plot_det(det, {n: (m["false_rejects"], m["false_accepts"]) for n, m in metrics.items()}, plots / "unknown.png")
+    else:
+        evaluation.plot_message("no test words outside the vocab (corpus.unknown): no rejection measured",
+                                plots / "unknown.png")
+
+
 def main() -> None:
     params = load_params()
     paths = stage_paths(params)
@@ -39,12 +76,12 @@ def main() -> None:
     svm = transfer.load_svm(paths.svm)
 
     probabilities, digits_actual, digits = load_split(paths.features / f"{corpus['digits']}.npz", "test", "probabilities")
-    digits_predicted = probabilities.argmax(axis=1)
+    digits_predicted = best_words(probabilities, len(digits["vocab"]))[0]  # closed set: "unknown" aside
 
     transfer_words = paths.features / f"{corpus['transfer']}.npz"
     train_features, y_train, _ = load_split(transfer_words, "train", settings["features"])
     test_features, words_actual, words = load_split(transfer_words, "test", settings["features"])
-    words_predicted = svm.predict(test_features)
+    words_predicted = best_words(transfer.margins(svm, test_features), len(words["vocab"]))[0]
     curve = transfer.curve(train_features, y_train, test_features, words_actual, settings)
 
     results = {"cnn": (digits_actual, digits_predicted, digits["vocab"]),
@@ -58,6 +95,8 @@ def main() -> None:
         evaluation.write_unavailable(no_speakers, paths.plots / "confusion", "speakers")
     metrics["transfer_curve"] = {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}
     metrics["speakers_curve"] = speakers_curve
+    metrics["unknown"], det = unknown_words(params, paths, svm)
+    write_det(det, metrics["unknown"], paths.plots)
     write_metrics(paths.metrics / "evaluate.json", metrics)
     curve.to_csv(paths.plots / "transfer_curve.csv", index=False, lineterminator="\n")
     evaluation.plot_curve(curve, f"transfer to {corpus['transfer']}", paths.plots / "transfer_curve.png")
@@ -72,6 +111,10 @@ def main() -> None:
         mlflow.log_metrics({f"svm_accuracy_{k}": a for k, a in metrics["transfer_curve"].items()})
         mlflow.log_metrics({f"speakers_accuracy_{k}": a for k, a in speakers_curve.items()})
         mlflow.log_artifact(paths.plots / "transfer_curve.png")
+        if det:
+            mlflow.log_artifact(paths.plots / "unknown.png")
+            mlflow.log_metrics({f"unknown_{name}_{k}": v for name, m in metrics["unknown"].items()
+                                for k, v in m.items() if k.startswith(("false", "equal"))})
     print(f"CNN {metrics['cnn']['accuracy']:.1%} on {len(digits_actual)} held-out {corpus['digits']} words; "
           f"SVM {metrics['svm']['accuracy']:.1%} on {len(words_actual)} held-out {corpus['transfer']} words; "
           + (f"speakers {metrics['speakers']['accuracy']:.1%} of {metrics['speakers']['test_words']} held-out words"

@@ -2,7 +2,9 @@
 
 The architecture comes from conf/model/, training from conf/train/. Per-epoch loss and
 accuracy (on the training and the held-out split) go to MLflow and to metrics/train_cnn.json.
-Then, with the CNN still in memory, what it makes of every word of both vocabs (probabilities,
+With an "unknown" class (speech_mnist/unknown.py), the CNN also learns the words of
+corpus.unknown and non-speech sounds as its last class.
+Then, with the CNN still in memory, what it makes of every word of every vocab (probabilities,
 logits, embedding, conv maps) goes to data/features/: train_svm and evaluate read it there
 and never start TensorFlow.
 """
@@ -14,6 +16,17 @@ from speech_mnist import models, tracking, train
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.files import load_npz, write_metrics
 from speech_mnist.stamps import load_split, save_features
+from speech_mnist.unknown import has_unknown_class
+
+
+def unknown_class(params: dict, paths) -> tuple[np.ndarray, list, np.ndarray]:
+    """The "unknown" class: the training stamps of corpus.unknown's words, their files (for
+    augmentation), and stamps of train.unknown_sounds non-speech sounds."""
+    other = paths.stamps / f"{params['corpus'].get('unknown')}.npz"
+    x_other, _, info = load_split(other, "train") if other.exists() else (np.zeros((0, 1, 1, 1)), None, {"path": []})
+    count = params["train"]["unknown_sounds"]
+    sounds = train.unknown_sounds(count, params) if count else np.zeros((0, 1, 1, 1))
+    return x_other, [paths.words / p for p in info["path"]], sounds
 
 
 def main() -> None:
@@ -22,19 +35,28 @@ def main() -> None:
     digits = params["corpus"]["digits"]
     x_train, y_train, info = load_split(paths.stamps / f"{digits}.npz", "train")
     x_test, y_test, _ = load_split(paths.stamps / f"{digits}.npz", "test")
+    files = [paths.words / p for p in info["path"]]
+    classes = len(info["vocab"])
     models.seed_everything(params["train"]["seed"])
+    if has_unknown_class(params):  # the last class: other words, and sounds that are not words
+        other, other_files, sounds = unknown_class(params, paths)
+        x_train = np.concatenate([x_train, other.reshape(-1, *x_train.shape[1:]), sounds.reshape(-1, *x_train.shape[1:])])
+        y_train = np.concatenate([y_train, np.full(len(other) + len(sounds), classes)])
+        files, classes = files + other_files, classes + 1
+        print(f"unknown: {len(other)} other words, {len(sounds)} non-speech sounds")
     if params["train"]["augment"]["copies"]:
-        x_more, y_more = train.augmented_copies([paths.words / p for p in info["path"]], y_train, params)
+        x_more, y_more = train.augmented_copies(files, y_train[:len(files)], params)
         x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])
     print(f"training on {len(x_train)} stamps of {digits!r}, watching {len(x_test)} held out")
     with tracking.stage_run("train_cnn", params):
-        model = models.build(params["model"], x_train.shape[1:3], len(info["vocab"]))
+        model = models.build(params["model"], x_train.shape[1:3], classes)
         history = train.fit(model, x_train, y_train, x_test, y_test, params["train"], [tracking.epoch_logger()])
     models.save_keras(model, paths.cnn)
     shutil.rmtree(paths.features, ignore_errors=True)
-    for vocab in dict.fromkeys([digits, params["corpus"]["transfer"]]):
-        dataset = load_npz(paths.stamps / f"{vocab}.npz")
-        save_features(paths.features / f"{vocab}.npz", dataset, models.outputs(model, dataset["x"][..., None]))
+    for vocab in dict.fromkeys([digits, params["corpus"]["transfer"], params["corpus"].get("unknown")]):
+        if vocab and (paths.stamps / f"{vocab}.npz").exists():
+            dataset = load_npz(paths.stamps / f"{vocab}.npz")
+            save_features(paths.features / f"{vocab}.npz", dataset, models.outputs(model, dataset["x"][..., None]))
     last = {k: round(float(v[-1]), 4) for k, v in history.history.items()}
     write_metrics(paths.metrics / "train_cnn.json", {"epochs": params["train"]["epochs"], **last})
 

@@ -2,12 +2,12 @@
 
 What the digit CNN made of each word of the transfer vocab (data/features/, from train_cnn): its
 logits, or its embedding, or its last conv block (transfer.features), are the features of a
-scikit-learn SVM fitted on `transfer.shots` training examples per word.
+scikit-learn SVM fitted on `transfer.shots` training examples per word, and on every training
+word of corpus.unknown as one more class, "unknown".
 The second transfer task, who is speaking, fits another SVM on `speakers.shots` words of each
 speaker of the digit vocab (their stamps, or the CNN's outputs: speakers.features) -> models/speakers/.
 """
 import shutil
-
 
 import mlflow
 
@@ -37,8 +37,11 @@ def main() -> None:
     paths = stage_paths(params)
     settings, vocab = params["transfer"], params["corpus"]["transfer"]
     features, y, info = load_split(paths.features / f"{vocab}.npz", "train", settings["features"])
+    other = paths.features / f"{params['corpus'].get('unknown')}.npz"  # every training word of it: "unknown"
+    unknown = load_split(other, "train", settings["features"])[0] if other.exists() else None
     with tracking.stage_run("train_svm", params):
-        svm = transfer.fit_shots(features, y, settings, settings["shots"], settings["seed"])
+        svm = transfer.fit_shots(features, y, settings, settings["shots"], settings["seed"],
+                                 unknown, unknown_label=len(info["vocab"]))
         train_accuracy = float(svm.score(features, y))  # on all training words, not just the k shots
         mlflow.log_metric("train_accuracy", train_accuracy)
     transfer.save_svm(svm, paths.svm)

@@ -107,7 +107,7 @@ def test_recording_names_parse_or_say_why():
 
 
 def test_clips_stage_builds_recordings_with_true_boundaries(tmp_path, shared_corpora):
-    overrides = ["corpus=fsdd", f"corpus.root={shared_corpora}", "corpus.espeak_takes=1", "corpus.voices.count=2",
+    overrides = ["corpus=fsdd", f"corpus.root={shared_corpora}", "corpus.espeak_takes=1", "corpus.voices.count=2", "preset=unknown",
                  "corpus.vocabs.num.clips='fsdd/recordings/{index}_{speaker}_1.wav'"]
     ws = make_workspace(tmp_path / "ws", overrides)
     (ws / "conf").rename(ws / "conf-unused")  # the stage must read params.yaml only
@@ -118,7 +118,9 @@ def test_clips_stage_builds_recordings_with_true_boundaries(tmp_path, shared_cor
     assert len(voices) == 2
     assert set(num["speaker"]) == {"george", "jackson", "nicolas", "theo", "yweweler"} | voices
     assert num["recording"].nunique() == 5 + 2  # take 1 of each real speaker, take 0 of each voice
-    assert set(boundaries.loc[boundaries["speaker"].isin(voices), "vocab"]) == {"num"}  # digits only
+    # the voices say the digits and the words of the vocab without clips (corpus.unknown's), never commands
+    assert set(boundaries.loc[boundaries["speaker"].isin(voices), "vocab"]) == {"num", "other"}
+    assert set(boundaries.loc[boundaries["vocab"] == "other", "speaker"]) == voices
     for _, words in num.groupby("recording"):
         assert list(words["word"]) == compose()["corpus"]["vocabs"]["num"]["words"]
         gaps = words["start"].to_numpy()[1:] - words["end"].to_numpy()[:-1]

@@ -61,8 +61,10 @@ def test_models_metrics_and_plots_are_written(built):
     stamps = load_npz(built / "data/stamps/num.npz")
     assert len(confusion) == (stamps["split"] == "test").sum()
     assert list(confusion.columns) == ["actual", "predicted"]
-    for name in ("confusion/cnn.png", "confusion/svm.png", "transfer_curve.png"):
+    for name in ("confusion/cnn.png", "confusion/svm.png", "transfer_curve.png", "unknown.png"):
         assert (built / "plots" / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # without corpus.unknown, nothing to reject: the DET tables are empty, and the figure says why
+    assert metrics["unknown"] == {} and pd.read_csv(built / "plots/unknown/cnn.csv").empty
 
 
 def test_dvc_reads_the_metrics_and_plots(built):

@@ -1,0 +1,82 @@
+"""Saying "unknown": the rejection measures, the non-speech sounds, and preset=unknown end to end."""
+
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import yaml
+
+from conftest import TINY, make_dvc_workspace, run
+from speech_mnist.files import load_npz
+from speech_mnist.noise import nonspeech, room_tone
+from speech_mnist.transfer import load_svm
+from speech_mnist.unknown import accepted, best_words, det_table, rejection_metrics
+
+
+def test_rejection_metrics_count_rejects_and_accepts_at_the_threshold():
+    in_vocab = 0.45 + np.arange(100) / 200     # 0.45 ... 0.945: five of them below 0.4725
+    out_of_vocab = np.arange(50) / 100          # 0 ... 0.49: two of them at 0.4725 or above
+    found = rejection_metrics(in_vocab, out_of_vocab, 0.4725)
+    assert found["false_rejects"] == 0.05 and found["false_accepts"] == 0.04
+    # 2% of in-vocab rejected: the threshold is the third lowest in-vocab score, 0.46
+    assert found["false_accepts_at_2pc_false_rejects"] == 0.08  # 0.46, 0.47, 0.48, 0.49
+    assert 0 < found["equal_error_rate"] < 0.1
+    table = det_table(in_vocab, out_of_vocab)
+    assert table.false_accepts.is_monotonic_decreasing and table.false_rejects.is_monotonic_increasing
+    assert det_table([], []).empty
+
+
+def test_best_word_ignores_the_unknown_column_and_rejection_can_be_off():
+    scores = np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1]])  # two words, then "unknown"
+    best, score = best_words(scores, 2)
+    assert best.tolist() == [1, 0] and score.tolist() == [0.2, 0.6]
+    assert accepted(score, {"enabled": True, "cnn": 0.5}, "cnn").tolist() == [False, True]
+    assert accepted(score, {"enabled": False, "cnn": 0.5}, "cnn").all()
+    assert accepted(score, {}, "cnn").all()  # params from before rejection existed
+
+
+def test_nonspeech_sounds_are_reproducible_varied_and_not_silent():
+    room = room_tone(8000 * 5, 8000, np.random.default_rng(0))
+    first = [nonspeech(8000, np.random.default_rng(3), room) for _ in range(2)]
+    assert np.array_equal(*first)
+    rng = np.random.default_rng(1)
+    sounds = [nonspeech(8000, rng, room) for _ in range(20)]
+    assert len({len(s) for s in sounds}) > 10
+    assert all(s.dtype == np.float32 and 0.4 < np.abs(s).max() <= 0.5 for s in sounds)
+
+
+@pytest.mark.slow
+def test_preset_unknown_learns_an_unknown_class_and_predict_says_unknown(tmp_path):
+    from test_bad_input import spoken
+
+    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "preset=unknown", "train.unknown_sounds=20"])
+    run([sys.executable, "-m", "dvc", "repro"], cwd=ws, check=True)
+    digits = json.loads((ws / "metrics/evaluate.json").read_text())
+    for model in ("cnn", "svm"):
+        found = digits["unknown"][model]
+        assert found["in_vocab_words"] > 0 and found["out_of_vocab_words"] > 0
+        assert 0 <= found["false_accepts"] <= 1 and 0 <= found["false_rejects"] <= 1
+        assert not pd.read_csv(ws / "plots/unknown" / f"{model}.csv").empty
+    assert (ws / "plots/unknown.png").stat().st_size > 1000
+    assert load_npz(ws / "data/features/num.npz")["probabilities"].shape[1] == 11  # ten digits and "unknown"
+    assert (ws / "data/features/other.npz").exists()
+    assert load_svm(ws / "models/svm.skops").classes_.tolist() == [0, 1, 2, 3, 4]  # four animals and "unknown"
+
+    samples, rate = spoken(["three", "one"], seed=5)
+    sf.write(tmp_path / "two.wav", samples, rate)
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    for enabled, threshold in ((True, 1.01), (False, 1.01)):  # nothing reaches 1.01: everything unknown, if on
+        params["reject"].update(enabled=enabled, cnn=threshold)
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        result = run([sys.executable, "-m", "speech_mnist", "predict", "--json", "--params", str(tmp_path / "params.yaml"),
+                      "--project", str(ws), str(tmp_path / "two.wav")], cwd=ws, check=True)
+        words = json.loads(result.stdout)[0]["words"]
+        assert len(words) == 2
+        if enabled:
+            assert all(w["word"] == "unknown" and w["guess"] in params["corpus"]["vocabs"]["num"]["words"]
+                       for w in words)
+        else:
+            assert all(w["word"] != "unknown" and "guess" not in w for w in words)
