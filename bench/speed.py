@@ -11,7 +11,6 @@ Run it on an otherwise idle machine: the figures are times.
 """
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -23,23 +22,15 @@ import soundfile as sf
 
 from results import record
 from speech_mnist.config import load_params
-from workspace import make_workspace, repro, stage_command, venv_env
+from workspace import make_workspace, measured, repro, stage_command, venv_env
 
 STAGES = ["synthesize", "segment", "stamps", "train_cnn", "train_svm", "evaluate"]
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one process, run to its end."""
-    with tempfile.TemporaryFile() as errors:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, cwd=cwd, env=venv_env(), stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
-        seconds = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status):
-            errors.seek(0)
-            raise SystemExit(f"{' '.join(command)} failed:\n{errors.read().decode()[-2000:]}")
-    process.returncode = 0  # reaped by wait4
-    return seconds, usage.ru_maxrss / 1024
+    run = measured(command, cwd)
+    return run.seconds, run.peak_mib
 
 
 def first_word_and_rate(ws: Path, files: list[Path]) -> tuple[float, float]:

@@ -7,7 +7,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from speech_mnist.config import compose_yaml
@@ -69,3 +71,26 @@ def repro(workspace: Path, overrides=()) -> float:
     if result.returncode:
         raise SystemExit(f"dvc repro failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return time.time() - started
+
+
+@dataclass
+class Measured:
+    seconds: float     # wall time
+    cpu_seconds: float  # user + system, over the process and the workers it waited for
+    peak_mib: float    # the largest resident set of the process or any of its workers
+    output: str        # what it printed on standard output
+
+
+def measured(command: list[str], cwd: Path) -> Measured:
+    """Run one process to its end and measure it; SystemExit with its errors if it fails."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errors:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=cwd, env=venv_env(), stdout=out, stderr=errors)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)  # reaped by wait4
+        if process.returncode:
+            errors.seek(0)
+            raise SystemExit(f"{' '.join(command)} failed:\n{errors.read().decode()[-2000:]}")
+        out.seek(0)
+        return Measured(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read().decode())
