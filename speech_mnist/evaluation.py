@@ -9,6 +9,8 @@ import pandas as pd
 # The figure stays at the top level: MLflow's Compare view shows only top-level artifacts.
 CONFUSION_FIGURE = "confusion_{model}.png"
 CONFUSION_TABLE = "confusion/{model}.json"
+MAX_FIGURE_INCHES = 14   # a confusion heat map's height, whatever the number of classes
+COUNTED_CLASSES = 40     # up to this many classes, each cell shows its count
 
 
 def classification_metrics(actual: np.ndarray, predicted: np.ndarray, words: list[str]) -> dict:
@@ -98,18 +100,24 @@ def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    size = 1.2 + 0.5 * len(matrix)
+    classes = len(matrix)
+    # half an inch a class, up to a screen's worth: 180 speakers once made a 9000-pixel image (3 GB)
+    size = min(1.2 + 0.5 * classes, MAX_FIGURE_INCHES)
     fig, ax = plt.subplots(figsize=(size + 1, size))
-    ax.imshow(matrix.to_numpy(), cmap="Blues")
-    ax.set_xticks(range(len(matrix)), matrix.columns, rotation=45, ha="right")
-    ax.set_yticks(range(len(matrix)), matrix.index)
+    image = ax.imshow(matrix.to_numpy(), cmap="Blues")
+    labels = {"fontsize": min(10.0, 300 / max(classes, 1))}  # many classes: smaller names, all still there
+    ax.set_xticks(range(classes), matrix.columns, rotation=45 if classes <= COUNTED_CLASSES else 90, ha="right", **labels)
+    ax.set_yticks(range(classes), matrix.index, **labels)
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     ax.set_title(title)
-    peak = matrix.to_numpy().max() or 1
-    for (i, j), count in np.ndenumerate(matrix.to_numpy()):
-        if count:
-            ax.text(j, i, str(count), ha="center", va="center", color="white" if count > peak / 2 else "black")
+    if classes > COUNTED_CLASSES:  # cells too small to read a number: the colour bar gives the counts
+        fig.colorbar(image, ax=ax, shrink=0.8, label="words")
+    else:
+        peak = matrix.to_numpy().max() or 1
+        for (i, j), count in np.ndenumerate(matrix.to_numpy()):
+            if count:
+                ax.text(j, i, str(count), ha="center", va="center", color="white" if count > peak / 2 else "black")
     fig.tight_layout()
     save_figure(fig, path)
 
