@@ -43,12 +43,17 @@ def load(path: str | Path, audio: dict) -> tuple[np.ndarray, list[str]]:
     return normalise_level(raw, audio["peak_dbfs"]), warnings_about(Path(path), raw)
 
 
-def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
-    if rate == target:
-        return samples.astype(np.float32)
-    import librosa
+def resample(samples: np.ndarray, rate: int, target: int, dtype=np.float32) -> np.ndarray:
+    """`samples` at `target` Hz, as `dtype` (None: theirs): what librosa.resample gives with its
+    default soxr_hq, called without librosa, whose first call imports scipy.signal (~2 s a process)."""
+    import soxr
 
-    return librosa.resample(samples, orig_sr=rate, target_sr=target, res_type="soxr_hq").astype(np.float32)
+    dtype = dtype or samples.dtype
+    if rate == target:
+        return samples.astype(dtype)
+    length = int(np.ceil(len(samples) * target / rate))  # librosa's fixed length: padded or cut to it
+    found = soxr.resample(samples, rate, target, quality="soxr_hq")[:length]
+    return np.pad(found, (0, length - len(found))).astype(dtype)
 
 
 def normalise_level(samples: np.ndarray, peak_dbfs: float) -> np.ndarray:

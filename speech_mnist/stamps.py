@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .audio import resample
 from .files import load_npz, save_npz
 
 # The provenance columns stored beside each stamp.
@@ -34,9 +35,7 @@ def speech_embedding_model():
 
 def embedding_input(samples: np.ndarray, sample_rate: int, seconds: float) -> np.ndarray:
     """The word at 16 kHz, centred in `seconds` of silence, as the 16-bit PCM the model reads."""
-    import librosa
-
-    audio = librosa.resample(samples, orig_sr=sample_rate, target_sr=EMBEDDING_RATE)
+    audio = resample(samples, sample_rate, EMBEDDING_RATE, dtype=None)
     length = int(seconds * EMBEDDING_RATE)
     start = max(0, (len(audio) - length) // 2)  # a longer word keeps its middle
     audio = audio[start:start + length]

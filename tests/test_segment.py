@@ -7,6 +7,7 @@ import pytest
 from conftest import compose
 from speech_mnist.corpus import assemble
 from speech_mnist.noise import room_tone
+from speech_mnist import segment
 from speech_mnist.segment import labelled_right, locate_words, match_words, score
 
 RATE = 8000
@@ -103,3 +104,13 @@ def test_labelled_right_counts_words_that_carry_their_neighbours_name():
     assert labelled_right(truth, truth) == 1.0
     assert labelled_right(shifted, truth) == 0.0
     assert labelled_right(pd.concat([truth[:2], shifted[2:]]), truth) == 0.5
+
+
+@pytest.mark.parametrize("length", [50, 256, 1001, 12345])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_power_spectrogram_is_librosas_to_the_byte(length, dtype):
+    import librosa
+
+    samples = np.random.default_rng(length).standard_normal(length).astype(dtype)
+    expected = np.abs(librosa.stft(samples, n_fft=256, hop_length=80, center=True)) ** 2
+    assert segment.power_spectrogram(samples, 256, 80).tobytes() == expected.tobytes()
