@@ -30,7 +30,7 @@ import yaml
 from humans import VALIDATION, predict
 from results import record
 from robustness import split_noise
-from speech_mnist.unknown import FALSE_REJECT_BUDGET
+from speech_mnist.unknown import budget_threshold
 from workspace import REPO, make_workspace, repro
 
 SPEAKERS = ["george", "jackson", "nicolas", "theo", "yweweler"]
@@ -52,7 +52,7 @@ def measure(ws: Path, digits: list[Path], words: list[Path], noises: list[Path],
     scores = clip_scores(report)
     d, w, n = np.split(scores, [len(digits), len(digits) + len(words)])
     threshold = yaml.safe_load((ws / "params.yaml").read_text())["reject"]["cnn"]
-    budget = np.sort(d)[int(np.floor(FALSE_REJECT_BUDGET * len(d)))]
+    budget = budget_threshold(d)
     say(f"{label:<26} at reject.cnn={threshold:<5} {rates(d, w, n, threshold)}")
     say(f"{'':<26} at {budget:.3f} (2% rejects) {rates(d, w, n, budget)}")
     return {"false_accepts_at_2pc": float(np.mean(w >= budget)), "noise_at_2pc": float(np.mean(n >= budget)),

@@ -1,6 +1,7 @@
 """Transfer: a new vocab learned from k examples per word, through the digit CNN's outputs."""
 
 import json
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -59,7 +60,9 @@ def fit_shots(features: np.ndarray, labels: np.ndarray, transfer: dict, shots: i
     x, y = features[chosen], labels[chosen]
     if unknown is not None and len(unknown):
         x, y = np.concatenate([x, unknown]), np.concatenate([y, np.full(len(unknown), unknown_label)])
-    return make_svm(transfer).fit(x, y)
+    with warnings.catch_warnings():  # one example per word is what a 1-shot point of the curve means
+        warnings.filterwarnings("ignore", message="The number of unique classes is greater than 50%")
+        return make_svm(transfer).fit(x, y)
 
 
 def curve(train_features, train_labels, test_features, test_labels, transfer: dict) -> "pd.DataFrame":

@@ -48,19 +48,25 @@ def det_table(in_vocab: np.ndarray, out_of_vocab: np.ndarray) -> pd.DataFrame:
                          "false_rejects": false_rejects}).round(6)
 
 
+def budget_threshold(in_vocab: np.ndarray) -> float:
+    """The highest threshold that rejects no more than FALSE_REJECT_BUDGET of the in-vocab words'
+    best scores."""
+    return float(np.sort(in_vocab)[int(np.floor(FALSE_REJECT_BUDGET * len(in_vocab)))])
+
+
 def rejection_metrics(in_vocab: np.ndarray, out_of_vocab: np.ndarray, threshold: float) -> dict:
     """False rejects and accepts at `threshold`, and the trade-off's two summary points: the false
     accepts at FALSE_REJECT_BUDGET false rejects, and the equal error rate."""
     in_vocab, out_of_vocab = np.asarray(in_vocab), np.asarray(out_of_vocab)
-    # the highest threshold that rejects no more than the budget of in-vocab words
-    budget_threshold = np.sort(in_vocab)[int(np.floor(FALSE_REJECT_BUDGET * len(in_vocab)))]
+    at_budget = budget_threshold(in_vocab)
     table = det_table(in_vocab, out_of_vocab)
     crossing = (table.false_accepts - table.false_rejects).abs().idxmin()
     return {
         "threshold": threshold,
         "false_rejects": round(float(np.mean(in_vocab < threshold)), 4),
         "false_accepts": round(float(np.mean(out_of_vocab >= threshold)), 4),
-        "false_accepts_at_2pc_false_rejects": round(float(np.mean(out_of_vocab >= budget_threshold)), 4),
+        "threshold_at_2pc_false_rejects": round(float(at_budget), 6),  # where a reject.* setting comes from
+        "false_accepts_at_2pc_false_rejects": round(float(np.mean(out_of_vocab >= at_budget)), 4),
         "equal_error_rate": round(float(table.loc[crossing, ["false_accepts", "false_rejects"]].mean()), 4),
         "in_vocab_words": int(len(in_vocab)),
         "out_of_vocab_words": int(len(out_of_vocab)),

@@ -34,23 +34,21 @@ def who_speaks(params: dict, paths) -> tuple[tuple | None, dict, str | None]:
         {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}, None
 
 
-def unknown_words(params: dict, paths, svm) -> tuple[dict, dict]:
-    """Each model's rejection metrics and DET table: its in-vocab test words against the test words
-    of corpus.unknown (and, for the SVM, the digits'), by their best in-vocab score. Empty without
-    an "unknown" vocab with test words."""
+def unknown_words(params: dict, paths, svm, cnn_in: np.ndarray, svm_in: np.ndarray) -> tuple[dict, dict]:
+    """Each model's rejection metrics and DET table: the best in-vocab scores of its test words
+    (`cnn_in`: digits, `svm_in`: the transfer vocab's) against those of the test words of
+    corpus.unknown (and, for the SVM, the digits'). Empty without an "unknown" vocab with test words."""
     corpus, kind = params["corpus"], params["transfer"]["features"]
     other = paths.features / f"{corpus.get('unknown')}.npz"
     if not other.exists() or not (load_split(other, "test", "probabilities")[0]).size:
         return {}, {}
     digits = paths.features / f"{corpus['digits']}.npz"
-    transfer_words = paths.features / f"{corpus['transfer']}.npz"
-    cnn_in, _, info = load_split(digits, "test", "probabilities")
-    cnn_out = load_split(other, "test", "probabilities")[0]
-    words = len(load_split(transfer_words, "test", kind)[2]["vocab"])
-    svm_in = transfer.margins(svm, load_split(transfer_words, "test", kind)[0])
-    svm_out = transfer.margins(svm, np.concatenate([load_split(digits, "test", kind)[0], load_split(other, "test", kind)[0]]))
-    scores = {"cnn": (best_words(cnn_in, len(info["vocab"]))[1], best_words(cnn_out, len(info["vocab"]))[1]),
-              "svm": (best_words(svm_in, words)[1], best_words(svm_out, words)[1])}
+    digit_words = len(load_split(digits, "test", "probabilities")[2]["vocab"])
+    word_count = len(load_split(paths.features / f"{corpus['transfer']}.npz", "test", kind)[2]["vocab"])
+    cnn_out = best_words(load_split(other, "test", "probabilities")[0], digit_words)[1]
+    not_words = np.concatenate([load_split(digits, "test", kind)[0], load_split(other, "test", kind)[0]])
+    svm_out = best_words(transfer.margins(svm, not_words), word_count)[1]
+    scores = {"cnn": (cnn_in, cnn_out), "svm": (svm_in, svm_out)}
     metrics = {name: rejection_metrics(*pair, params["reject"][name]) for name, pair in scores.items()}
     return metrics, {name: det_table(*pair) for name, pair in scores.items()}
 
@@ -76,12 +74,12 @@ def main() -> None:
     svm = transfer.load_svm(paths.svm)
 
     probabilities, digits_actual, digits = load_split(paths.features / f"{corpus['digits']}.npz", "test", "probabilities")
-    digits_predicted = best_words(probabilities, len(digits["vocab"]))[0]  # closed set: "unknown" aside
+    digits_predicted, digits_best = best_words(probabilities, len(digits["vocab"]))  # closed set: "unknown" aside
 
     transfer_words = paths.features / f"{corpus['transfer']}.npz"
     train_features, y_train, _ = load_split(transfer_words, "train", settings["features"])
     test_features, words_actual, words = load_split(transfer_words, "test", settings["features"])
-    words_predicted = best_words(transfer.margins(svm, test_features), len(words["vocab"]))[0]
+    words_predicted, words_best = best_words(transfer.margins(svm, test_features), len(words["vocab"]))
     curve = transfer.curve(train_features, y_train, test_features, words_actual, settings)
 
     results = {"cnn": (digits_actual, digits_predicted, digits["vocab"]),
@@ -95,7 +93,7 @@ def main() -> None:
         evaluation.write_unavailable(no_speakers, paths.plots / "confusion", "speakers")
     metrics["transfer_curve"] = {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}
     metrics["speakers_curve"] = speakers_curve
-    metrics["unknown"], det = unknown_words(params, paths, svm)
+    metrics["unknown"], det = unknown_words(params, paths, svm, digits_best, words_best)
     write_det(det, metrics["unknown"], paths.plots)
     write_metrics(paths.metrics / "evaluate.json", metrics)
     curve.to_csv(paths.plots / "transfer_curve.csv", index=False, lineterminator="\n")

@@ -19,13 +19,13 @@ from speech_mnist.stamps import load_split, save_features
 from speech_mnist.unknown import has_unknown_class
 
 
-def unknown_class(params: dict, paths) -> tuple[np.ndarray, list, np.ndarray]:
+def unknown_class(params: dict, paths, stamp_shape: tuple) -> tuple[np.ndarray, list, np.ndarray]:
     """The "unknown" class: the training stamps of corpus.unknown's words, their files (for
-    augmentation), and stamps of train.unknown_sounds non-speech sounds."""
+    augmentation), and stamps of train.unknown_sounds non-speech sounds; either may be empty."""
     other = paths.stamps / f"{params['corpus'].get('unknown')}.npz"
-    x_other, _, info = load_split(other, "train") if other.exists() else (np.zeros((0, 1, 1, 1)), None, {"path": []})
+    x_other, _, info = load_split(other, "train") if other.exists() else (np.zeros((0, *stamp_shape), np.float32), None, {"path": []})
     count = params["train"]["unknown_sounds"]
-    sounds = train.unknown_sounds(count, params) if count else np.zeros((0, 1, 1, 1))
+    sounds = train.unknown_sounds(count, params) if count else np.zeros((0, *stamp_shape), np.float32)
     return x_other, [paths.words / p for p in info["path"]], sounds
 
 
@@ -39,8 +39,8 @@ def main() -> None:
     classes = len(info["vocab"])
     models.seed_everything(params["train"]["seed"])
     if has_unknown_class(params):  # the last class: other words, and sounds that are not words
-        other, other_files, sounds = unknown_class(params, paths)
-        x_train = np.concatenate([x_train, other.reshape(-1, *x_train.shape[1:]), sounds.reshape(-1, *x_train.shape[1:])])
+        other, other_files, sounds = unknown_class(params, paths, x_train.shape[1:])
+        x_train = np.concatenate([x_train, other, sounds])
         y_train = np.concatenate([y_train, np.full(len(other) + len(sounds), classes)])
         files, classes = files + other_files, classes + 1
         print(f"unknown: {len(other)} other words, {len(sounds)} non-speech sounds")
