@@ -23,3 +23,11 @@ def test_the_readme_headlines_are_the_results_files_own():
     text = (REPO / "docs" / "results.md").read_text() if (REPO / "docs" / "results.md").exists() else results.HEADER
     block = results.headline_table(text)
     assert block in (REPO / "README.md").read_text()
+
+
+def test_superseded_sections_stay_in_the_results_but_leave_the_readme(tmp_path):
+    readme, found = tmp_path / "README.md", tmp_path / "results.md"
+    readme.write_text("<!-- headlines -->\n<!-- /headlines -->\n")
+    results.record("a", f"Bench A {results.SUPERSEDED} the new default]", ["A 1"], "A 50%", found, readme)
+    results.record("b", "Bench A", ["A 2"], "A 90%", found, readme)
+    assert "A 50%" in found.read_text() and "A 50%" not in readme.read_text() and "A 90%" in readme.read_text()
