@@ -12,16 +12,21 @@ from pathlib import Path
 import numpy as np
 
 
+def zip_entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed date and mode (zip stamps the time by default)."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
+
 def write_zip(path: Path, entries: dict[str, bytes]) -> None:
-    """A zip archive with sorted entries and a fixed date (zip stamps the time by default)."""
+    """A zip archive with sorted entries, each with a fixed date."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(entries):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, entries[name])
+            archive.writestr(zip_entry(name), entries[name])
 
 
 def read_zip(path: Path) -> dict[str, bytes]:
@@ -53,16 +58,23 @@ def renumber_object_ids(text: str, keys: tuple[str, ...]) -> tuple[str, dict[str
 
 
 def save_npz(path: Path, /, **arrays: np.ndarray) -> None:
-    """Like np.savez_compressed, but byte-identical for identical arrays."""
-    entries = {}
+    """Like np.savez_compressed, but byte-identical for identical arrays.
+
+    Each array is written straight into its zip entry, a few MiB at a time: a copy of it as
+    bytes would double the memory a 100k-word features file needs.
+    """
+    arrays = {f"{name}.npy": np.asarray(array) for name, array in arrays.items()}
     for name, array in arrays.items():
-        array = np.asarray(array)
         if array.dtype == object:
-            raise TypeError(f"{name}: object arrays cannot be stored safely; use a fixed-width string dtype")
-        buffer = io.BytesIO()
-        np.lib.format.write_array(buffer, array, allow_pickle=False)
-        entries[f"{name}.npy"] = buffer.getvalue()
-    write_zip(path, entries)
+            raise TypeError(f"{name[:-4]}: object arrays cannot be stored safely; use a fixed-width string dtype")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in sorted(arrays):
+            entry = zip_entry(name)
+            entry.file_size = arrays[name].nbytes  # what writestr would tell zip: the same zip64 choice
+            with archive.open(entry, "w") as stream:
+                np.lib.format.write_array(stream, arrays[name], allow_pickle=False)
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:

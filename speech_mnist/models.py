@@ -65,16 +65,23 @@ def feature_model(model, features: str):
     return keras.Model(model.inputs, output)
 
 
-def outputs(model, stamps: np.ndarray) -> dict[str, np.ndarray]:
+# Stamps go through the network this many at a time when their outputs are kept: the outputs
+# fill arrays made once, instead of a list of batches and then its concatenation (twice the memory).
+OUTPUT_CHUNK = 8192  # a multiple of the batch, so every batch is the one a single call would make
+
+
+def outputs(model, stamps: np.ndarray, chunk: int = OUTPUT_CHUNK) -> dict[str, np.ndarray]:
     """What the network makes of each stamp, in one pass: its probabilities and each kind of
     transfer feature (logits, embedding, conv maps flattened)."""
     import keras
 
     kinds = (LOGITS, EMBEDDING, CONV)
     heads = keras.Model(model.inputs, [model.output, *(feature_model(model, kind).output for kind in kinds)])
-    found = heads.predict(stamps, batch_size=256, verbose=0) if len(stamps) else \
-        [np.zeros((0, *o.shape[1:]), np.float32) for o in heads.outputs]
-    return {name: np.asarray(array, np.float32) for name, array in zip(("probabilities", *kinds), found)}
+    found = [np.zeros((len(stamps), *o.shape[1:]), np.float32) for o in heads.outputs]
+    for first in range(0, len(stamps), chunk):
+        for array, part in zip(found, heads.predict(stamps[first:first + chunk], batch_size=256, verbose=0)):
+            array[first:first + len(part)] = part
+    return dict(zip(("probabilities", *kinds), found))
 
 
 def seed_everything(seed: int) -> None:

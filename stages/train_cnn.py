@@ -29,9 +29,10 @@ def unknown_class(params: dict, paths, stamp_shape: tuple) -> tuple[np.ndarray, 
     return x_other, [paths.words / p for p in info["path"]], sounds
 
 
-def main() -> None:
-    params = load_params()
-    paths = stage_paths(params)
+def trained_cnn(params: dict, paths):
+    """The CNN fitted on the digit vocab's training stamps (and their augmented copies), and its history.
+
+    The stamps live only in here: gone before the features of every word are computed."""
     digits = params["corpus"]["digits"]
     x_train, y_train, info = load_split(paths.stamps / f"{digits}.npz", "train")
     x_test, y_test, _ = load_split(paths.stamps / f"{digits}.npz", "test")
@@ -48,12 +49,20 @@ def main() -> None:
         x_more, y_more = train.augmented_copies(files, y_train[:len(files)], params)
         x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])
     print(f"training on {len(x_train)} stamps of {digits!r}, watching {len(x_test)} held out")
+    model = models.build(params["model"], x_train.shape[1:3], classes)
+    history = train.fit(model, x_train, y_train, x_test, y_test, params["train"], [tracking.epoch_logger()])
+    return model, history
+
+
+def main() -> None:
+    params = load_params()
+    paths = stage_paths(params)
     with tracking.stage_run("train_cnn", params):
-        model = models.build(params["model"], x_train.shape[1:3], classes)
-        history = train.fit(model, x_train, y_train, x_test, y_test, params["train"], [tracking.epoch_logger()])
+        model, history = trained_cnn(params, paths)
     models.save_keras(model, paths.cnn)
     shutil.rmtree(paths.features, ignore_errors=True)
-    for vocab in dict.fromkeys([digits, params["corpus"]["transfer"], params["corpus"].get("unknown")]):
+    corpus = params["corpus"]
+    for vocab in dict.fromkeys([corpus["digits"], corpus["transfer"], corpus.get("unknown")]):
         if vocab and (paths.stamps / f"{vocab}.npz").exists():
             dataset = load_npz(paths.stamps / f"{vocab}.npz")
             save_features(paths.features / f"{vocab}.npz", dataset, models.outputs(model, dataset["x"][..., None]))

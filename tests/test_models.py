@@ -40,6 +40,23 @@ def test_feature_model_cuts_at_logits_embedding_or_conv(features, width):
         models.feature_model(model, "pixels")
 
 
+def test_outputs_in_chunks_are_the_bytes_of_one_call_and_hold_them_once():
+    import tracemalloc
+
+    model = models.build(compose()["model"], (16, 8), 4)  # small stamps: quick
+    x = np.random.default_rng(0).standard_normal((4096, 16, 8, 1)).astype(np.float32)
+    whole = models.outputs(model, x, chunk=len(x))
+    tracemalloc.start()
+    chunked = models.outputs(model, x, chunk=256)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert all(whole[k].tobytes() == chunked[k].tobytes() for k in whole)
+    kept = sum(a.nbytes for a in chunked.values())
+    # one call holds them about twice: Keras's list of every batch's outputs, then their
+    # concatenation; in chunks, once, and one chunk's list
+    assert peak < 1.5 * kept, f"{peak / kept:.2f} times the outputs"
+
+
 def trained(params):
     from speech_mnist.train import fit
 
