@@ -1,11 +1,14 @@
 """Stamps: every word as a fixed-size image (a log spectrogram, or pretrained speech embeddings), and their datasets."""
 
-from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+if TYPE_CHECKING:  # the tables come from callers: predict makes stamps without paying pandas's import
+    import pandas as pd
+
+from . import embedding
 from .audio import resample
 from .files import load_npz, save_npz
 
@@ -15,28 +18,15 @@ PROVENANCE = ["word", "path", "recording", "speaker", "take", "split"]
 FEATURES = ("probabilities", "logits", "embedding", "conv")
 
 
-# The pretrained stamp: Google's speech embedding, as openwakeword ships it. It reads 16 kHz audio
-# and gives 96 numbers for every 0.775 s window, one window every 80 ms.
-EMBEDDING_RATE = 16000
-
-
 # Words go through the embedding this many at a time: one call per word costs far more than
 # the model, and a bounded batch keeps memory flat however many words there are.
 EMBED_BATCH = 256
 
 
-@cache
-def speech_embedding_model():
-    from openwakeword.utils import AudioFeatures
-
-    # Two threads: about 1.4x faster on two cores, and the same bytes as one (tests/test_stamps.py).
-    return AudioFeatures(inference_framework="onnx", ncpu=2)
-
-
 def embedding_input(samples: np.ndarray, sample_rate: int, seconds: float) -> np.ndarray:
     """The word at 16 kHz, centred in `seconds` of silence, as the 16-bit PCM the model reads."""
-    audio = resample(samples, sample_rate, EMBEDDING_RATE, dtype=None)
-    length = int(seconds * EMBEDDING_RATE)
+    audio = resample(samples, sample_rate, embedding.RATE, dtype=None)
+    length = int(seconds * embedding.RATE)
     start = max(0, (len(audio) - length) // 2)  # a longer word keeps its middle
     audio = audio[start:start + length]
     before = (length - len(audio)) // 2
@@ -54,7 +44,7 @@ def pretrained_features(words: list[np.ndarray], sample_rate: int, seconds: floa
     batches = []
     for first in range(0, len(words), EMBED_BATCH):
         pcm = np.stack([embedding_input(w, sample_rate, seconds) for w in words[first:first + EMBED_BATCH]])
-        batches.append(speech_embedding_model().embed_clips(pcm, batch_size=EMBED_BATCH).transpose(0, 2, 1))
+        batches.append(embedding.embed(pcm).transpose(0, 2, 1))
     return np.concatenate(batches)
 
 
@@ -145,7 +135,7 @@ def make_stamps(words: list[np.ndarray], sample_rate: int, stamp: dict) -> np.nd
     return np.stack([to_stamp(f, stamp["frames"], stamp["normalise"]) for f in found])
 
 
-def assign_split(words: pd.DataFrame, split: dict, train_only: set[str] = frozenset()) -> pd.Series:
+def assign_split(words: "pd.DataFrame", split: dict, train_only: set[str] = frozenset()) -> "pd.Series":
     """'train' or 'test' for each word, by speaker or by take, never at random per word.
 
     `split.test` lists the held-out speakers or takes; when it is null, a seeded choice of
@@ -168,7 +158,7 @@ def assign_split(words: pd.DataFrame, split: dict, train_only: set[str] = frozen
     return (words[by].astype(str).isin(held_out) & can_test).map({True: "test", False: "train"})
 
 
-def save_dataset(path: Path, stamps: np.ndarray, words: pd.DataFrame, vocab_words: list[str],
+def save_dataset(path: Path, stamps: np.ndarray, words: "pd.DataFrame", vocab_words: list[str],
                  voiceprints: np.ndarray | None = None) -> None:
     """A vocab's stamps with integer labels, the vocab's word list, provenance columns and
     (for who is speaking) each word's voiceprint."""
