@@ -60,9 +60,17 @@ def feature_model(model, features: str):
     if features not in (LOGITS, EMBEDDING, CONV):
         raise ValueError(f"transfer.features must be {LOGITS}, {EMBEDDING} or {CONV}, not {features!r}")
     output = model.get_layer(features).output
-    if features == CONV:
-        output = layers.Flatten()(output)
+    if features == CONV:  # named: a loaded model's own Flatten may already be "flatten"
+        output = layers.Flatten(name=f"{CONV}_features")(output)
     return keras.Model(model.inputs, output)
+
+
+def heads(model):
+    """The network with every output, by name: its probabilities and each kind of transfer feature."""
+    import keras
+
+    return keras.Model(model.inputs, {"probabilities": model.output,
+                                      **{kind: feature_model(model, kind).output for kind in (LOGITS, EMBEDDING, CONV)}})
 
 
 # Stamps go through the network this many at a time when their outputs are kept: the outputs
@@ -73,15 +81,29 @@ OUTPUT_CHUNK = 8192  # a multiple of the batch, so every batch is the one a sing
 def outputs(model, stamps: np.ndarray, chunk: int = OUTPUT_CHUNK) -> dict[str, np.ndarray]:
     """What the network makes of each stamp, in one pass: its probabilities and each kind of
     transfer feature (logits, embedding, conv maps flattened)."""
-    import keras
-
-    kinds = (LOGITS, EMBEDDING, CONV)
-    heads = keras.Model(model.inputs, [model.output, *(feature_model(model, kind).output for kind in kinds)])
-    found = [np.zeros((len(stamps), *o.shape[1:]), np.float32) for o in heads.outputs]
+    net = heads(model)
+    found = {name: np.zeros((len(stamps), *tensor.shape[1:]), np.float32) for name, tensor in net.output.items()}
     for first in range(0, len(stamps), chunk):
-        for array, part in zip(found, heads.predict(stamps[first:first + chunk], batch_size=256, verbose=0)):
-            array[first:first + len(part)] = part
-    return dict(zip(("probabilities", *kinds), found))
+        for name, part in net.predict(stamps[first:first + chunk], batch_size=256, verbose=0).items():
+            found[name][first:first + len(part)] = part
+    return found
+
+
+# Stamps per call of the LiteRT file: a fixed batch, because LiteRT cannot take an LSTM
+# (model=cnn_lstm) whose batch size is unknown; lite.py pads the last batch.
+LITE_BATCH = 256
+
+
+def save_lite(model, path: Path) -> None:
+    """The network with every output (heads) as a LiteRT flatbuffer: `speech-mnist predict` runs it
+    without TensorFlow (speech_mnist/lite.py). A flatbuffer holds operators and weights, never code."""
+    import keras
+    import tensorflow as tf
+
+    net = heads(model)
+    stamps = keras.Input(batch_shape=(LITE_BATCH, *net.input_shape[1:]), name="stamp")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(tf.lite.TFLiteConverter.from_keras_model(keras.Model(stamps, net(stamps))).convert())
 
 
 def seed_everything(seed: int) -> None:

@@ -55,7 +55,8 @@ class Recogniser:
     """
 
     def __init__(self, params: dict, vocab: str | None = None, root: Path = Path("."), speakers: bool = False):
-        from . import models, transfer
+        from . import transfer
+        from .lite import LiteCnn
 
         corpus = params["corpus"]
         if vocab not in (None, corpus["digits"], corpus["transfer"]):
@@ -64,23 +65,20 @@ class Recogniser:
         self.params = params
         self.reject = params.get("reject", {})  # params.yaml from before rejection: every word is accepted
         self.transfer = vocab is not None and vocab == corpus["transfer"]
-        cnn_path, svm_path = root / params["paths"]["cnn"], root / params["paths"]["svm"]
+        cnn_path, svm_path = root / params["paths"]["cnn_lite"], root / params["paths"]["svm"]
         speakers_path = root / params["paths"]["speakers"]
         check_models([cnn_path] + ([svm_path] if self.transfer else []) + ([speakers_path] if speakers else []))
-        cnn = models.load_keras(cnn_path)
+        self.cnn = LiteCnn(cnn_path)  # the CNN without TensorFlow: predict answers in a second, not five
         self.speaker_model = None
         if speakers:
             from . import speakers as speaker_id
 
-            svm, names, kind = speaker_id.load(speakers_path)
-            extractor = None if kind in (speaker_id.STAMP, speaker_id.VOICE) else models.feature_model(cnn, kind)
-            self.speaker_model = (svm, names, kind, extractor)
+            self.speaker_model = speaker_id.load(speakers_path)  # svm, names, the features it reads
         if self.transfer:
             self.words = corpus["vocabs"][vocab]["words"]
-            self.extractor = models.feature_model(cnn, params["transfer"]["features"])
             self.svm = transfer.load_svm(svm_path)
         else:
-            self.words, self.cnn = corpus["vocabs"][corpus["digits"]]["words"], cnn
+            self.words = corpus["vocabs"][corpus["digits"]]["words"]
 
     def recognise(self, path: Path) -> Heard:
         """Each word of a recording with its start, end, word and score; no words when there is no speech."""
@@ -109,10 +107,11 @@ class Recogniser:
                     cut_up.append(error)
             cuts = [word for c in cut_up if not isinstance(c, Exception) for word in c[1]]
             stamps = self.stamps(cuts) if cuts else None
-            scores = self.score(stamps) if cuts else np.zeros((0, len(self.words)))
+            heard = self.cnn.outputs(stamps) if cuts else None
+            scores = self.score(heard) if cuts else np.zeros((0, len(self.words)))
             best, best_scores = best_words(scores, len(self.words))
             sure = iter(zip(best, best_scores, accepted(best_scores, self.reject, "svm" if self.transfer else "cnn")))
-            speakers = iter(self.who(cuts, stamps) if cuts else [])
+            speakers = iter(self.who(cuts, stamps, heard) if cuts else [])
             for path, found in zip(batch, cut_up):
                 if isinstance(found, Exception):
                     yield path, found
@@ -137,28 +136,29 @@ class Recogniser:
         """(n, bands, frames, 1): the model's input for these words."""
         return make_stamps(words, self.params["audio"]["sample_rate"], self.params["stamp"])[..., None]
 
-    def who(self, words: list[np.ndarray], stamps: np.ndarray) -> list[str | None]:
-        """Each word's speaker by the speaker model; None for every word without one."""
-        from . import transfer
-        from .speakers import VOICE
+    def who(self, words: list[np.ndarray], stamps: np.ndarray, heard: dict) -> list[str | None]:
+        """Each word's speaker by the speaker model, from the features it reads; None for every
+        word without one."""
+        from .speakers import STAMP, VOICE
         from .stamps import voiceprint
 
         if self.speaker_model is None:
             return [None] * len(stamps)
-        svm, names, kind, extractor = self.speaker_model
+        svm, names, kind = self.speaker_model
         if kind == VOICE:
             features = np.array([voiceprint(w, self.params["audio"]["sample_rate"]) for w in words])
-        elif extractor is None:
+        elif kind == STAMP:
             features = stamps.reshape(len(stamps), -1)
         else:
-            features = transfer.featurise(extractor, stamps)
+            features = heard[kind]
         return [names[int(i)] for i in svm.predict(np.asarray(features, np.float64))]
 
-    def score(self, stamps: np.ndarray) -> np.ndarray:
-        """(words, classes) scores: the CNN's probabilities, or the transfer SVM's margins; the
-        vocab's words first, then "unknown" when the model has that class."""
+    def score(self, heard: dict) -> np.ndarray:
+        """(words, classes) scores from the CNN's outputs: its probabilities, or the transfer SVM's
+        margins over its features; the vocab's words first, then "unknown" when the model has that class."""
         from . import transfer
 
         if self.transfer:
-            return transfer.margins(self.svm, transfer.featurise(self.extractor, stamps))
-        return self.cnn.predict(stamps, batch_size=256, verbose=0)
+            features = heard[self.params["transfer"]["features"]]
+            return transfer.margins(self.svm, np.asarray(features, np.float64))
+        return heard["probabilities"]

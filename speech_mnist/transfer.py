@@ -21,14 +21,6 @@ SVM_TYPES = frozenset({
 })
 
 
-def featurise(extractor, stamps: np.ndarray) -> np.ndarray:
-    """The CNN's logits (or embedding) for each stamp: the SVM's inputs.
-
-    `extractor` is models.feature_model(cnn, transfer.features).
-    """
-    return np.asarray(extractor.predict(stamps, batch_size=256, verbose=0), dtype=np.float64)
-
-
 def pick_shots(labels: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of `shots` random examples of every label (all of them where there are fewer)."""
     picked = [rng.permutation(np.flatnonzero(labels == label))[:shots] for label in np.unique(labels)]

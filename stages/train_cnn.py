@@ -1,4 +1,4 @@
-"""Stage train_cnn: the digit vocab's training stamps -> models/cnn.keras, data/features/.
+"""Stage train_cnn: the digit vocab's training stamps -> models/cnn.keras (and .tflite), data/features/.
 
 The architecture comes from conf/model/, training from conf/train/. Per-epoch loss and
 accuracy (on the training and the held-out split) go to MLflow and to metrics/train_cnn.json.
@@ -60,6 +60,7 @@ def main() -> None:
     with tracking.stage_run("train_cnn", params):
         model, history = trained_cnn(params, paths)
     models.save_keras(model, paths.cnn)
+    models.save_lite(model, paths.cnn_lite)  # what `speech-mnist predict` runs, without TensorFlow
     shutil.rmtree(paths.features, ignore_errors=True)
     corpus = params["corpus"]
     for vocab in dict.fromkeys([corpus["digits"], corpus["transfer"], corpus.get("unknown")]):

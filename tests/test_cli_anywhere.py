@@ -41,6 +41,7 @@ def project(tmp_path_factory):
     models.seed_everything(0)
     cnn = models.build(params["model"], (stamp["bands"], stamp["frames"]), 10)
     models.save_keras(cnn, root / "models/cnn.keras")
+    models.save_lite(cnn, root / "models/cnn.tflite")
     features = models.feature_model(cnn, params["transfer"]["features"]).predict(
         np.random.default_rng(0).normal(size=(8, stamp["bands"], stamp["frames"], 1)), verbose=0)
     svm = transfer.make_svm(params["transfer"]).fit(features, np.arange(8) % 4)
@@ -81,9 +82,9 @@ def test_the_digit_vocab_is_the_cnn_and_an_unknown_vocab_one_line(project):
 def test_a_model_that_exists_but_cannot_load_is_not_called_missing(project, tmp_path):
     broken = make_workspace(tmp_path / "broken", TINY)
     (broken / "models").mkdir()
-    (broken / "models/cnn.keras").write_bytes(b"PK\x03\x04 not really a model")
+    (broken / "models/cnn.tflite").write_bytes(b"<html>not really a model</html>")
     result = run_cli("predict", project / "three.wav", cwd=broken)
-    one_line_error(result, "cnn.keras cannot be loaded")
+    one_line_error(result, "cnn.tflite cannot be loaded")
     assert "not found" not in result.stderr and "no models" not in result.stderr
 
 

@@ -1,0 +1,65 @@
+"""The CNN as `speech-mnist predict` runs it: its LiteRT file gives Keras's outputs, is the same
+bytes whenever the weights are, refuses what is not a model, and needs no TensorFlow."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import compose
+from speech_mnist import models
+from speech_mnist.errors import ModelUnreadable
+from speech_mnist.lite import BATCH, LiteCnn
+
+SHAPE = (96, 3)  # the default stamp
+
+
+@pytest.mark.parametrize("option", ["workshop", "default", "cnn_lstm"])
+def test_the_lite_file_gives_every_output_of_the_keras_model(tmp_path, option):
+    models.seed_everything(0)
+    model = models.build(compose([f"model={option}"])["model"], SHAPE, 7)
+    stamps = np.random.default_rng(1).standard_normal((BATCH + 44, *SHAPE, 1)).astype(np.float32)
+    models.save_lite(model, tmp_path / "cnn.tflite")
+    lite, keras = LiteCnn(tmp_path / "cnn.tflite").outputs(stamps), models.outputs(model, stamps)
+    assert sorted(lite) == sorted(keras) == ["conv", "embedding", "logits", "probabilities"]
+    for name in keras:
+        assert lite[name].shape == keras[name].shape and lite[name].dtype == np.float32
+        assert np.allclose(lite[name], keras[name], atol=1e-4), name
+    empty = LiteCnn(tmp_path / "cnn.tflite").outputs(stamps[:0])
+    assert {k: v.shape for k, v in empty.items()} == {k: (0, *v.shape[1:]) for k, v in keras.items()}
+
+
+def test_the_same_weights_give_the_same_lite_bytes(tmp_path):
+    for name in ("a", "b"):
+        models.seed_everything(0)
+        models.save_lite(models.build(compose()["model"], SHAPE, 10), tmp_path / f"{name}.tflite")
+    assert (tmp_path / "a.tflite").read_bytes() == (tmp_path / "b.tflite").read_bytes()
+
+
+def test_a_file_that_is_not_a_lite_model_says_it_cannot_be_loaded(tmp_path):
+    models.seed_everything(0)
+    models.save_lite(models.build(compose()["model"], SHAPE, 10), tmp_path / "good.tflite")
+    good = (tmp_path / "good.tflite").read_bytes()
+    for content in (b"", b"<html>404</html>", b"PK\x03\x04 a .keras zip", good[:len(good) // 3]):
+        (tmp_path / "cnn.tflite").write_bytes(content)
+        with pytest.raises(ModelUnreadable, match="cnn.tflite cannot be loaded"):
+            LiteCnn(tmp_path / "cnn.tflite")
+
+
+def test_recognising_words_imports_no_tensorflow(tmp_path):
+    models.seed_everything(0)
+    models.save_lite(models.build(compose()["model"], SHAPE, 10), tmp_path / "cnn.tflite")
+    script = f"""
+import sys, numpy as np
+from speech_mnist.lite import LiteCnn
+from speech_mnist.stamps import make_stamps
+from conftest import compose
+stamps = make_stamps([np.sin(np.arange(4000) / 3).astype(np.float32)], 8000, compose()["stamp"])
+assert LiteCnn({str(tmp_path / "cnn.tflite")!r}).outputs(stamps[..., None])["probabilities"].shape == (1, 10)
+print(sorted(m for m in ("tensorflow", "keras", "openwakeword", "sklearn", "pandas") if m in sys.modules))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=str(__import__("pathlib").Path(__file__).parent))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
