@@ -42,6 +42,60 @@ class Heard:
         return max(said, key=said.count) if said else None
 
 
+def cut_recording(path: Path, params: dict):
+    """A recording's word spans, each word's samples (with the segmenter's padding) and its
+    warnings; or the BadAudio or OSError that says why it cannot be read."""
+    from .audio import BadAudio
+
+    rate = params["audio"]["sample_rate"]
+    try:
+        samples, warnings = load(path, params["audio"])
+    except (BadAudio, OSError) as error:
+        return error
+    spans = locate_words(samples, rate, params["segment"]).spans
+    return spans, [cut(samples, rate, s, params["segment"]["pad_s"]) for s in spans], warnings
+
+
+def cut_recordings(paths: list[Path], params: dict) -> list:
+    return [cut_recording(path, params) for path in paths]
+
+
+class Cutter:
+    """Cuts batches of recordings into words: in worker processes, while the main process runs
+    the models on the words of the batch before; or, with no workers, in this process when asked."""
+
+    CHUNK = 16  # recordings per task: few enough to share out, enough to be worth sending
+
+    def __init__(self, params: dict, workers: int):
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.params = params
+        self.pool = ProcessPoolExecutor(workers) if workers else None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.pool:
+            self.pool.shutdown(cancel_futures=True)
+
+    def submit(self, paths: list[Path]):
+        """A function that returns the batch's cut_recording results, in order, once they are ready."""
+        if self.pool is None:
+            return lambda: cut_recordings(paths, self.params)
+        tasks = [self.pool.submit(cut_recordings, paths[i:i + self.CHUNK], self.params)
+                 for i in range(0, len(paths), self.CHUNK)]
+        return lambda: [found for task in tasks for found in task.result()]
+
+
+def cutting_workers(files: int) -> int:
+    """Processes that cut recordings beside the main one, which runs the models meanwhile: one
+    fewer than the cores (at least one); none for a single file."""
+    from .workers import worker_count
+
+    return 0 if files < 2 else max(1, worker_count() - 1)
+
+
 def check_models(paths: list[Path]) -> None:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
@@ -92,45 +146,35 @@ class Recogniser:
 
         The words of up to `batch_files` files go through the model in one call: one call per
         file would cost far more than the model itself. The first file goes alone, so that the
-        first answer comes as soon as it can.
+        first answer comes as soon as it can. While a batch's words go through the models, worker
+        processes already cut the next batch's recordings into words.
         """
-        from .audio import BadAudio
+        paths = list(paths)  # as given: the caller prints them
+        batches = [paths[:1]] + [paths[i:i + batch_files] for i in range(1, len(paths), batch_files)]
+        with Cutter(self.params, cutting_workers(len(paths))) as cutter:
+            ahead = None
+            for k, batch in enumerate(batches):
+                cut_up = ahead() if ahead else [cut_recording(path, self.params) for path in batch]
+                ahead = cutter.submit(batches[k + 1]) if k + 1 < len(batches) else None
+                yield from zip(batch, self.hear(cut_up))
 
-        paths, first, size = list(paths), 0, 1  # the first file alone: its words print at once
-        while first < len(paths):
-            batch, first, size = paths[first:first + size], first + size, batch_files
-            cut_up = []
-            for path in batch:
-                try:
-                    cut_up.append(self.cut_words(Path(path)))
-                except (BadAudio, OSError) as error:
-                    cut_up.append(error)
-            cuts = [word for c in cut_up if not isinstance(c, Exception) for word in c[1]]
-            stamps = self.stamps(cuts) if cuts else None
-            heard = self.cnn.outputs(stamps) if cuts else None
-            scores = self.score(heard) if cuts else np.zeros((0, len(self.words)))
-            best, best_scores = best_words(scores, len(self.words))
-            sure = iter(zip(best, best_scores, accepted(best_scores, self.reject, "svm" if self.transfer else "cnn")))
-            speakers = iter(self.who(cuts, stamps, heard) if cuts else [])
-            for path, found in zip(batch, cut_up):
-                if isinstance(found, Exception):
-                    yield path, found
-                    continue
-                spans, _, warnings = found
-                words = [self.word(span, *next(sure), next(speakers)) for span in spans]
-                yield path, Heard(words, warnings)
+    def hear(self, cut_up: list) -> list:
+        """A Heard for each cut-up recording (an exception stays as it is), the words of all at once."""
+        cuts = [word for c in cut_up if not isinstance(c, Exception) for word in c[1]]
+        stamps = self.stamps(cuts) if cuts else None
+        heard = self.cnn.outputs(stamps) if cuts else None
+        scores = self.score(heard) if cuts else np.zeros((0, len(self.words)))
+        best, best_scores = best_words(scores, len(self.words))
+        sure = iter(zip(best, best_scores, accepted(best_scores, self.reject, "svm" if self.transfer else "cnn")))
+        speakers = iter(self.who(cuts, stamps, heard) if cuts else [])
+        return [found if isinstance(found, Exception) else
+                Heard([self.word(span, *next(sure), next(speakers)) for span in found[0]], found[2])
+                for found in cut_up]
 
     def word(self, span, best: int, score: float, accept: bool, speaker: str | None) -> Recognised:
         word = self.words[int(best)]
         return Recognised(span[0], span[1], word if accept else UNKNOWN, round(float(score), 4), speaker,
                           None if accept else word)
-
-    def cut_words(self, path: Path) -> tuple[list, list[np.ndarray], list[str]]:
-        """A recording's word spans, each word's samples (with the segmenter's padding) and its warnings."""
-        rate = self.params["audio"]["sample_rate"]
-        samples, warnings = load(path, self.params["audio"])
-        spans = locate_words(samples, rate, self.params["segment"]).spans
-        return spans, [cut(samples, rate, s, self.params["segment"]["pad_s"]) for s in spans], warnings
 
     def stamps(self, words: list[np.ndarray]) -> np.ndarray:
         """(n, bands, frames, 1): the model's input for these words."""

@@ -98,7 +98,9 @@ def read_at(image: np.ndarray, positions: np.ndarray, axis: int) -> np.ndarray:
 
 
 def stretch_frames(image: np.ndarray, frames: int) -> np.ndarray:
-    """(bands, n) -> (bands, frames): the time axis stretched or squeezed evenly."""
+    """(bands, n) -> (bands, frames): the time axis stretched or squeezed evenly (as float64)."""
+    if image.shape[1] == frames:  # read at 0, 1, 2, ...: the values themselves, without the reading
+        return image.astype(np.float64)
     return read_at(image, np.linspace(0, image.shape[1] - 1, frames), axis=1)
 
 

@@ -157,6 +157,25 @@ def test_many_files_in_one_call_give_what_each_gives_alone(project, tmp_path):
     assert len(together[0][1].words) == 3 and together[2][1].words == []
 
 
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_recordings_cut_by_worker_processes_give_what_one_process_gives(project, tmp_path, monkeypatch, workers):
+    """While the models hear one batch, worker processes cut the next: the same words, scores and
+    errors, in the files' order, as cutting every file in the main process."""
+    from speech_mnist import recognise
+    from speech_mnist.config import load_params
+
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
+    files = [project / "three.wav", tmp_path / "broken.wav"] * 9  # several batches of 4, and a last short one
+    recogniser = recognise.Recogniser(load_params(project / "params.yaml"), root=project)
+    monkeypatch.setattr(recognise, "cutting_workers", lambda files: workers)
+    pooled = list(recogniser.recognise_all(files, batch_files=4))
+    monkeypatch.setattr(recognise, "cutting_workers", lambda files: 0)
+    alone = list(recogniser.recognise_all(files, batch_files=4))
+    assert [p for p, _ in pooled] == [p for p, _ in alone] == files
+    for (_, a), (_, b) in zip(pooled, alone):
+        assert str(a) == str(b) if isinstance(a, Exception) else a == b
+
 def test_more_mistakes_are_one_line(project, tmp_path):
     one_line_error(run_cli("record", "--speaker", "bob_smith", cwd=project), "without '_'")
     (tmp_path / "broken.npz").write_bytes(b"PK\x03\x04 broken")

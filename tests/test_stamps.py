@@ -95,6 +95,15 @@ def test_band_normalising_removes_a_fixed_colouring_of_each_band():
         to_stamp(feature, 64, "frame")
 
 
+@pytest.mark.parametrize("frames", [3, 7, 40])
+def test_a_stamp_already_of_the_right_width_is_kept_as_it_is_read(frames):
+    from speech_mnist.stamps import read_at, stretch_frames
+
+    image = np.random.default_rng(5).standard_normal((96, frames)).astype(np.float32)
+    read = read_at(image, np.linspace(0, frames - 1, frames), axis=1)
+    assert stretch_frames(image, frames).dtype == read.dtype == np.float64
+    assert stretch_frames(image, frames).tobytes() == read.tobytes()
+
 def test_npz_is_byte_identical_and_loads_without_pickle(tmp_path):
     arrays = {"x": np.arange(12, dtype=np.float32).reshape(3, 4), "word": np.array(["cat", "dog", "fox"])}
     save_npz(tmp_path / "a.npz", **arrays)
