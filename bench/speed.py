@@ -27,12 +27,6 @@ from workspace import make_workspace, measured, repro, stage_command, venv_env
 STAGES = ["synthesize", "segment", "stamps", "train_cnn", "train_svm", "evaluate"]
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one process, run to its end."""
-    run = measured(command, cwd)
-    return run.seconds, run.peak_mib
-
-
 def first_word_and_rate(ws: Path, files: list[Path]) -> tuple[float, float]:
     """Seconds until predict prints its first file's line, and files per second over the whole call."""
     started = time.perf_counter()
@@ -71,17 +65,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ws = make_workspace(Path(tmp) / "speed", args.overrides, dvc=True)
         repro(ws, args.overrides)  # warm-up: numba's cache, the file system
-        full, _ = timed([sys.executable, "-m", "dvc", "repro", "-f"], ws)
+        full = measured([sys.executable, "-m", "dvc", "repro", "-f"], ws).seconds
         lines.append(f"full dvc repro -f: {full:.1f} s")
         for stage in STAGES:
-            seconds, rss = timed(stage_command(stage), ws)
-            lines.append(f"  {stage:<11} {seconds:6.1f} s   peak RSS {rss:6.0f} MiB")
+            run = measured(stage_command(stage), ws)
+            lines.append(f"  {stage:<11} {run.seconds:6.1f} s   peak RSS {run.peak_mib:6.0f} MiB")
         words = sorted((ws / "data/words").rglob("*.wav"))
         clips = [words[i % len(words)] for i in range(args.clips)]
         first, rate = first_word_and_rate(ws, clips)
         lines.append(f"predict, {len(clips)} one-word clips in one call: {rate:.0f} clips/s; first word after {first:.1f} s")
         recording = long_recording(ws, 600, Path(tmp) / "ten-minutes.wav")
-        seconds, _ = timed([sys.executable, "-m", "speech_mnist", "predict", str(recording)], ws)
+        seconds = measured([sys.executable, "-m", "speech_mnist", "predict", str(recording)], ws).seconds
         lines.append(f"predict, one 10-minute recording: {seconds:.1f} s, {600 / seconds:.0f}x real time")
     print("\n".join(lines))
     if args.record:

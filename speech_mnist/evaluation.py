@@ -53,11 +53,6 @@ def write_confusion(actual: np.ndarray, predicted: np.ndarray, words: list[str],
 
 def write_unavailable(reason: str, folder: Path, name: str) -> None:
     """Where a model's confusion matrix would be: a table with no rows, and a figure saying why."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     folder.mkdir(parents=True, exist_ok=True)
     confusion_table(np.zeros(0, int), np.zeros(0, int), []).to_csv(folder / f"{name}.csv", index=False,
                                                                   lineterminator="\n")

@@ -34,20 +34,22 @@ def who_speaks(params: dict, paths) -> tuple[tuple | None, dict, str | None]:
         {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}, None
 
 
-def unknown_words(params: dict, paths, svm, cnn_in: np.ndarray, svm_in: np.ndarray) -> tuple[dict, dict]:
+def unknown_words(params: dict, paths, svm, cnn_in: np.ndarray, svm_in: np.ndarray,
+                  vocab_sizes: tuple[int, int]) -> tuple[dict, dict]:
     """Each model's rejection metrics and DET table: the best in-vocab scores of its test words
-    (`cnn_in`: digits, `svm_in`: the transfer vocab's) against those of the test words of
-    corpus.unknown (and, for the SVM, the digits'). Empty without an "unknown" vocab with test words."""
+    (`cnn_in`: digits, `svm_in`: the transfer vocab's, whose sizes are `vocab_sizes`) against those
+    of the test words of corpus.unknown (and, for the SVM, the digits'). Empty without an
+    "unknown" vocab with test words."""
     corpus, kind = params["corpus"], params["transfer"]["features"]
     other = paths.features / f"{corpus.get('unknown')}.npz"
-    if not other.exists() or not (load_split(other, "test", "probabilities")[0]).size:
+    other_probabilities = load_split(other, "test", "probabilities")[0] if other.exists() else np.zeros(0)
+    if not other_probabilities.size:
         return {}, {}
+    digit_words, transfer_words = vocab_sizes
+    cnn_out = best_words(other_probabilities, digit_words)[1]
     digits = paths.features / f"{corpus['digits']}.npz"
-    digit_words = len(load_split(digits, "test", "probabilities")[2]["vocab"])
-    word_count = len(load_split(paths.features / f"{corpus['transfer']}.npz", "test", kind)[2]["vocab"])
-    cnn_out = best_words(load_split(other, "test", "probabilities")[0], digit_words)[1]
     not_words = np.concatenate([load_split(digits, "test", kind)[0], load_split(other, "test", kind)[0]])
-    svm_out = best_words(transfer.margins(svm, not_words), word_count)[1]
+    svm_out = best_words(transfer.margins(svm, not_words), transfer_words)[1]
     scores = {"cnn": (cnn_in, cnn_out), "svm": (svm_in, svm_out)}
     metrics = {name: rejection_metrics(*pair, params["reject"][name]) for name, pair in scores.items()}
     return metrics, {name: det_table(*pair) for name, pair in scores.items()}
@@ -93,7 +95,8 @@ def main() -> None:
         evaluation.write_unavailable(no_speakers, paths.plots / "confusion", "speakers")
     metrics["transfer_curve"] = {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}
     metrics["speakers_curve"] = speakers_curve
-    metrics["unknown"], det = unknown_words(params, paths, svm, digits_best, words_best)
+    metrics["unknown"], det = unknown_words(params, paths, svm, digits_best, words_best,
+                                            (len(digits["vocab"]), len(words["vocab"])))
     write_det(det, metrics["unknown"], paths.plots)
     write_metrics(paths.metrics / "evaluate.json", metrics)
     curve.to_csv(paths.plots / "transfer_curve.csv", index=False, lineterminator="\n")
