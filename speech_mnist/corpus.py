@@ -8,6 +8,9 @@ order. Where the words' true positions are known, they go into a boundaries tabl
 import glob
 import re
 import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +18,9 @@ import pandas as pd
 
 from .audio import read_audio, write_wav
 from .config import resolve_path
-from .noise import fit_noise, load_noise, room_tone
+from .noise import load_noise, loop_noise, room_tone
 from .recording import RecordingName
+from .workers import streamed
 
 # Notes a user keeps beside recordings in a folder corpus: never taken for recordings.
 NOTE_SUFFIXES = (".md", ".txt", ".rst", ".pdf", ".html", ".csv")
@@ -28,30 +32,51 @@ TRIM_ENERGY = {"band_hz": (300, 3800), "hop_ms": 4, "frame_ms": 16}
 # --- assembling a recording from single words ------------------------------------------------
 
 
-def assemble(words: list[np.ndarray], sample_rate: int, rng: np.random.Generator, noise: np.ndarray,
-             silence_s: tuple[float, float], snr_db: tuple[float, float], level_db: float):
-    """Join single-word clips with random silences, level changes and background noise.
+@dataclass(frozen=True)
+class Layout:
+    """The random choices that join single words into a recording, all drawn before any audio is
+    mixed: the stage draws them in order in one process, and workers mix and write the audio."""
+
+    gaps_s: np.ndarray   # the silence before each word, and after the last
+    gains: np.ndarray    # each word's level
+    snr_db: float        # speech to background noise
+    noise_offset: int    # where in the noise the background starts
+
+
+def draw_layout(words: int, rng: np.random.Generator, noise_length: int, silence_s: tuple[float, float],
+                snr_db: tuple[float, float], level_db: float) -> Layout:
+    gaps = rng.uniform(*silence_s, size=words + 1)
+    gains = 10 ** (rng.uniform(-level_db, level_db, size=words) / 20)
+    return Layout(gaps, gains, float(rng.uniform(*snr_db)), int(rng.integers(0, noise_length)))
+
+
+def mix(words: list[np.ndarray], sample_rate: int, layout: Layout, noise: np.ndarray):
+    """Single-word clips joined as `layout` says: silences, level changes and background noise.
 
     Returns the float32 recording and each word's (start, end) in seconds.
     """
-    gaps = rng.uniform(*silence_s, size=len(words) + 1)
-    gains = 10 ** (rng.uniform(-level_db, level_db, size=len(words)) / 20)
     pieces, bounds, cursor = [], [], 0
-    for gap, gain, word in zip(gaps, gains, words):
+    for gap, gain, word in zip(layout.gaps_s, layout.gains, words):
         silence = np.zeros(int(round(gap * sample_rate)), dtype=np.float32)
         pieces += [silence, word * gain]
         start = cursor + len(silence)
         cursor = start + len(word)
         bounds.append((start / sample_rate, cursor / sample_rate))
-    pieces.append(np.zeros(int(round(gaps[-1] * sample_rate)), dtype=np.float32))
+    pieces.append(np.zeros(int(round(layout.gaps_s[-1] * sample_rate)), dtype=np.float32))
     speech = np.concatenate(pieces)
-    snr = rng.uniform(*snr_db)
-    background = fit_noise(noise, len(speech), rng)
-    speech_power = np.mean(np.concatenate([w * g for w, g in zip(words, gains)]) ** 2)
+    background = loop_noise(noise, len(speech), layout.noise_offset)
+    speech_power = np.mean(np.concatenate([w * g for w, g in zip(words, layout.gains)]) ** 2)
     noise_power = np.mean(background**2) or 1.0
-    background *= np.sqrt(speech_power / noise_power / 10 ** (snr / 10))
+    background *= np.sqrt(speech_power / noise_power / 10 ** (layout.snr_db / 10))
     recording = speech + background
     return (recording / max(1.0, np.max(np.abs(recording)) / 0.99)).astype(np.float32), bounds
+
+
+def assemble(words: list[np.ndarray], sample_rate: int, rng: np.random.Generator, noise: np.ndarray,
+             silence_s: tuple[float, float], snr_db: tuple[float, float], level_db: float):
+    """Join single-word clips with random silences, level changes and background noise (mix, with
+    a layout drawn from `rng`). Returns the float32 recording and each word's (start, end) in seconds."""
+    return mix(words, sample_rate, draw_layout(len(words), rng, len(noise), silence_s, snr_db, level_db), noise)
 
 
 def trim_clip(samples: np.ndarray, sample_rate: int, top_db: float) -> np.ndarray:
@@ -99,27 +124,29 @@ def espeak_voices(voices: dict) -> list[dict]:
 
 
 def synthesize_espeak(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame:
-    """Speak every vocab with every voice. One process, fixed order: byte-reproducible."""
+    """Speak every vocab with every voice. eSpeak's output depends on the order of its calls, so
+    every word is said here, in a fixed order, and every random choice drawn here too; worker
+    processes mix and write the recordings meanwhile. Byte-reproducible with any worker count."""
     from .espeak import Espeak
 
     engine = Espeak()
     rng = np.random.default_rng(corpus["seed"])
     voices = espeak_voices(corpus["voices"])
     noise = room_tone(engine.sample_rate * 10, engine.sample_rate, rng)
-    rows = []
-    for vocab, spec in corpus["vocabs"].items():
-        for voice in voices:
-            for take in range(spec["takes"]):
-                # each take is said a little faster or slower, higher or lower
-                rate = voice["rate"] + int(rng.integers(-15, 16))
-                pitch = voice["pitch"] + int(rng.integers(-8, 9))
-                words = [_int16_to_float(trim_silence(engine.say(w, voice["espeak"], rate, pitch)))
-                         for w in spec["words"]]
-                name = RecordingName(vocab, voice["speaker"], take)
-                rows += _write_assembled(name, spec["words"], words, engine.sample_rate, rng, noise, corpus, out_dir)
-                if progress is not None:
-                    progress.update()
-    return pd.DataFrame(rows, columns=BOUNDARY_COLUMNS)
+
+    def planned():
+        for vocab, spec in corpus["vocabs"].items():
+            for voice in voices:
+                for take in range(spec["takes"]):
+                    # each take is said a little faster or slower, higher or lower
+                    rate = voice["rate"] + int(rng.integers(-15, 16))
+                    pitch = voice["pitch"] + int(rng.integers(-8, 9))
+                    words = [_int16_to_float(trim_silence(engine.say(w, voice["espeak"], rate, pitch)))
+                             for w in spec["words"]]
+                    yield Planned(RecordingName(vocab, voice["speaker"], take), spec["words"], words,
+                                  draw_layout(len(words), rng, len(noise), **_layout_ranges(corpus)), 0)
+
+    return write_recordings(planned(), engine.sample_rate, [noise], out_dir, progress)
 
 
 def synthesize_extra_voices(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame:
@@ -148,7 +175,7 @@ def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame
     is said by every eSpeak voice, `takes` times.
     """
     rng = np.random.default_rng(corpus["seed"])
-    rows, spoken = [], []
+    written, spoken = [], []
     for vocab, spec in corpus["vocabs"].items():
         if "clips" not in spec:
             spoken.append(synthesize_espeak({**corpus, "vocabs": {vocab: spec}}, out_dir, progress))
@@ -156,14 +183,16 @@ def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame
         takes = find_clip_takes(resolve_path(corpus["root"]), spec)
         rate = spec["sample_rate"]
         noises = load_noise(resolve_path(corpus["noise"]), rate)
-        for (speaker, take), paths in sorted(takes.items()):
-            words = [trim_clip(read_audio(p, rate), rate, spec["trim_db"]) for p in paths]
-            noise = noises[int(rng.integers(len(noises)))]  # one room per recording
-            name = RecordingName(vocab, speaker, take)
-            rows += _write_assembled(name, spec["words"], words, rate, rng, noise, corpus, out_dir)
-            if progress is not None:
-                progress.update()
-    return pd.concat([pd.DataFrame(rows, columns=BOUNDARY_COLUMNS), *spoken], ignore_index=True)
+
+        def planned():
+            for (speaker, take), paths in sorted(takes.items()):
+                words = [trim_clip(read_audio(p, rate), rate, spec["trim_db"]) for p in paths]
+                noise = int(rng.integers(len(noises)))  # one room per recording
+                layout = draw_layout(len(words), rng, len(noises[noise]), **_layout_ranges(corpus))
+                yield Planned(RecordingName(vocab, speaker, take), spec["words"], words, layout, noise)
+
+        written.append(write_recordings(planned(), rate, noises, out_dir, progress))
+    return pd.concat([*written, *spoken], ignore_index=True)
 
 
 def copy_folder(corpus: dict, out_dir: Path) -> pd.DataFrame:
@@ -181,11 +210,47 @@ def copy_folder(corpus: dict, out_dir: Path) -> pd.DataFrame:
     return pd.DataFrame(columns=BOUNDARY_COLUMNS)
 
 
-def _write_assembled(name, word_names, words, rate, rng, noise, corpus, out_dir) -> list[list]:
-    recording, bounds = assemble(words, rate, rng, noise, corpus["silence_s"], corpus["snr_db"], corpus["level_db"])
-    write_wav(out_dir / f"{name.stem}.wav", recording, rate)
+@dataclass(frozen=True)
+class Planned:
+    """A recording with its words said and its layout drawn: all that is left is to mix and write it."""
+
+    name: RecordingName
+    word_names: list[str]
+    words: list[np.ndarray]
+    layout: Layout
+    noise: int  # which of the corpus's background noises
+
+
+def write_recordings(recordings: Iterable[Planned], rate: int, noises: list[np.ndarray], out_dir: Path,
+                     progress=None) -> pd.DataFrame:
+    """Mix and write each planned recording, in worker processes, as they come; their boundaries."""
+    rows = []
+    write = partial(_write_planned, rate=rate, out_dir=out_dir)
+    for found in streamed(write, recordings, initializer=_keep_noises, initargs=(noises,)):
+        rows += found
+        if progress is not None:
+            progress.update()
+    return pd.DataFrame(rows, columns=BOUNDARY_COLUMNS)
+
+
+def _layout_ranges(corpus: dict) -> dict:
+    return {k: corpus[k] for k in ("silence_s", "snr_db", "level_db")}
+
+
+_noises: list[np.ndarray] = []  # the corpus's background noises, sent once to each worker
+
+
+def _keep_noises(noises: list[np.ndarray]) -> None:
+    global _noises
+    _noises = noises
+
+
+def _write_planned(planned: Planned, rate: int, out_dir: Path) -> list[list]:
+    recording, bounds = mix(planned.words, rate, planned.layout, _noises[planned.noise])
+    write_wav(out_dir / f"{planned.name.stem}.wav", recording, rate)
+    name = planned.name
     return [[f"{name.stem}.wav", name.vocab, name.speaker, name.take, word, round(start, 4), round(end, 4)]
-            for word, (start, end) in zip(word_names, bounds)]
+            for word, (start, end) in zip(planned.word_names, bounds)]
 
 
 def _int16_to_float(samples: np.ndarray) -> np.ndarray:

@@ -48,11 +48,15 @@ def noise_clips(corpus: dict, rate: int, seed: int) -> list[np.ndarray]:
 
 
 def fit_noise(noise: np.ndarray, length: int, rng: np.random.Generator) -> np.ndarray:
-    """A stretch of `noise` of the given length, from a random offset, looped if too short.
+    """A stretch of `noise` of the given length, from a random offset, looped if too short."""
+    return loop_noise(noise, length, int(rng.integers(0, len(noise))))
+
+
+def loop_noise(noise: np.ndarray, length: int, offset: int) -> np.ndarray:
+    """A stretch of `noise` of the given length from `offset`, looped if too short.
 
     Each loop is faded in and out over 10 ms so that the seams do not click.
     """
-    offset = int(rng.integers(0, len(noise)))
     reps = int(np.ceil((offset + length) / len(noise)))
     fade = min(len(noise) // 2, 80)
     if fade:

@@ -2,6 +2,7 @@
 workers made it (tests/test_workers.py runs a stage with one and with two)."""
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
@@ -28,3 +29,25 @@ def in_order(task: Callable, items: Iterable, workers: int | None = None) -> Ite
         return
     with ProcessPoolExecutor(min(workers, len(items))) as pool:
         yield from pool.map(task, items, chunksize=max(1, min(16, len(items) // (4 * workers))))
+
+
+def streamed(task: Callable, items: Iterable, workers: int | None = None, ahead: int = 8,
+             initializer: Callable | None = None, initargs: tuple = ()) -> Iterator:
+    """task(item) for each item as `items` makes it, computed by `workers` processes, yielded in the
+    items' order: for items made one by one in this process while the workers finish them. At most
+    `ahead` items per worker wait, so memory stays flat however many there are. `initializer(*initargs)`
+    runs once in each worker (in this process with one worker): data every task shares, sent once."""
+    workers = workers or worker_count()
+    if workers == 1:
+        if initializer:
+            initializer(*initargs)
+        yield from map(task, items)
+        return
+    with ProcessPoolExecutor(workers, initializer=initializer, initargs=initargs) as pool:
+        waiting = deque()
+        for item in items:
+            waiting.append(pool.submit(task, item))
+            if len(waiting) >= ahead * workers:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
