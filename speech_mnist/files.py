@@ -72,7 +72,8 @@ def save_npz(path: Path, /, **arrays: np.ndarray) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(arrays):
             entry = zip_entry(name)
-            entry.file_size = arrays[name].nbytes  # what writestr would tell zip: the same zip64 choice
+            entry.file_size = arrays[name].nbytes  # about what writestr tells zip (the header aside):
+            # the same zip64 choice for any array far from 2 GiB
             with archive.open(entry, "w") as stream:
                 np.lib.format.write_array(stream, arrays[name], allow_pickle=False)
 

@@ -2,7 +2,7 @@
 
 Importing TensorFlow takes about 4 s on a 2-core machine, most of what `speech-mnist predict`
 needs to answer. The LiteRT interpreter loads in a tenth of a second and runs the same
-network (its outputs agree with Keras's to about 1e-5, tests/test_lite.py). A LiteRT file is
+network (its outputs agree with Keras's within 1e-4, tests/test_lite.py). A LiteRT file is
 a flatbuffer of built-in operators and weights: the interpreter refuses any other operator,
 so loading one never runs code.
 """

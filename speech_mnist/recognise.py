@@ -67,10 +67,14 @@ class Cutter:
     CHUNK = 16  # recordings per task: few enough to share out, enough to be worth sending
 
     def __init__(self, params: dict, workers: int):
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
         self.params = params
-        self.pool = ProcessPoolExecutor(workers) if workers else None
+        # forkserver: workers start from a clean process, never a fork of this one, whose model
+        # runtimes keep threads (a fork copies their locks in whatever state they are)
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) \
+            if workers else None
 
     def __enter__(self):
         return self
@@ -90,10 +94,10 @@ class Cutter:
 
 def cutting_workers(files: int) -> int:
     """Processes that cut recordings beside the main one, which runs the models meanwhile: one
-    fewer than the cores (at least one); none for a single file."""
+    fewer than the workers allowed (workers.worker_count); none for a single file."""
     from .workers import worker_count
 
-    return 0 if files < 2 else max(1, worker_count() - 1)
+    return 0 if files < 2 else worker_count() - 1
 
 
 def check_models(paths: list[Path]) -> None:

@@ -10,7 +10,6 @@ figure is published for; evaluate draws the whole trade-off (a DET curve) for ev
 """
 
 import numpy as np
-import pandas as pd
 
 UNKNOWN = "unknown"
 # The operating point the issue asks for: false accepts at no more than this share of false rejects.
@@ -35,9 +34,10 @@ def accepted(best_scores: np.ndarray, reject: dict, model: str) -> np.ndarray:
     return np.asarray(best_scores) >= reject[model]
 
 
-def det_table(in_vocab: np.ndarray, out_of_vocab: np.ndarray) -> pd.DataFrame:
+def det_table(in_vocab: np.ndarray, out_of_vocab: np.ndarray) -> "pd.DataFrame":
     """The detection error trade-off: for each threshold, the share of in-vocab words rejected and
     of out-of-vocab words accepted (a word is accepted when its best score is >= the threshold)."""
+    import pandas as pd  # here, not at the top: predict imports this module and never draws the table
     from sklearn.metrics import det_curve
 
     if not len(in_vocab) or not len(out_of_vocab):

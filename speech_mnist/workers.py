@@ -43,7 +43,8 @@ def streamed(task: Callable, items: Iterable, workers: int | None = None, ahead:
             initializer(*initargs)
         yield from map(task, items)
         return
-    with ProcessPoolExecutor(workers, initializer=initializer, initargs=initargs) as pool:
+    pool = ProcessPoolExecutor(workers, initializer=initializer, initargs=initargs)
+    try:
         waiting = deque()
         for item in items:
             waiting.append(pool.submit(task, item))
@@ -51,3 +52,5 @@ def streamed(task: Callable, items: Iterable, workers: int | None = None, ahead:
                 yield waiting.popleft().result()
         while waiting:
             yield waiting.popleft().result()
+    finally:  # on an error, the items still waiting are dropped, not finished first
+        pool.shutdown(cancel_futures=True)

@@ -54,6 +54,12 @@ def trained_cnn(params: dict, paths):
     return model, history
 
 
+def write_features(model, stamps_path, features_path) -> None:
+    """What the CNN makes of every word of a vocab (its dataset is freed before the next one's is read)."""
+    dataset = load_npz(stamps_path)
+    save_features(features_path, dataset, models.outputs(model, dataset["x"][..., None]))
+
+
 def main() -> None:
     params = load_params()
     paths = stage_paths(params)
@@ -65,8 +71,7 @@ def main() -> None:
     corpus = params["corpus"]
     for vocab in dict.fromkeys([corpus["digits"], corpus["transfer"], corpus.get("unknown")]):
         if vocab and (paths.stamps / f"{vocab}.npz").exists():
-            dataset = load_npz(paths.stamps / f"{vocab}.npz")
-            save_features(paths.features / f"{vocab}.npz", dataset, models.outputs(model, dataset["x"][..., None]))
+            write_features(model, paths.stamps / f"{vocab}.npz", paths.features / f"{vocab}.npz")
     last = {k: round(float(v[-1]), 4) for k, v in history.history.items()}
     write_metrics(paths.metrics / "train_cnn.json", {"epochs": params["train"]["epochs"], **last})
 

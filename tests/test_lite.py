@@ -3,9 +3,11 @@ bytes whenever the weights are, refuses what is not a model, and needs no Tensor
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from conftest import compose
 from speech_mnist import models
@@ -48,18 +50,22 @@ def test_a_file_that_is_not_a_lite_model_says_it_cannot_be_loaded(tmp_path):
 
 
 def test_recognising_words_imports_no_tensorflow(tmp_path):
+    """predict's start-up: neither TensorFlow nor the libraries only the stages need."""
     models.seed_everything(0)
-    models.save_lite(models.build(compose()["model"], SHAPE, 10), tmp_path / "cnn.tflite")
+    models.save_lite(models.build(compose()["model"], SHAPE, 10), tmp_path / "models" / "cnn.tflite")
+    tone = np.sin(np.arange(8000) / 3) * np.r_[np.zeros(2000), np.hanning(4000), np.zeros(2000)]
+    sf.write(tmp_path / "tone.wav", tone.astype(np.float32), 8000)
     script = f"""
-import sys, numpy as np
-from speech_mnist.lite import LiteCnn
-from speech_mnist.stamps import make_stamps
+import sys
+from pathlib import Path
+from speech_mnist.recognise import Recogniser
 from conftest import compose
-stamps = make_stamps([np.sin(np.arange(4000) / 3).astype(np.float32)], 8000, compose()["stamp"])
-assert LiteCnn({str(tmp_path / "cnn.tflite")!r}).outputs(stamps[..., None])["probabilities"].shape == (1, 10)
+root = Path({str(tmp_path)!r})
+heard = list(Recogniser(compose(), root=root).recognise_all([root / "tone.wav"] * 3))  # cut by a worker too
+assert len(heard) == 3 and all(h.words == heard[0][1].words for _, h in heard), heard
 print(sorted(m for m in ("tensorflow", "keras", "openwakeword", "sklearn", "pandas") if m in sys.modules))
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                            cwd=str(__import__("pathlib").Path(__file__).parent))
+                            cwd=Path(__file__).parent)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
