@@ -73,7 +73,7 @@ def locate_words(samples: np.ndarray, sample_rate: int, params: dict, expected: 
         return Found([], 0.0)  # nothing stands out of the noise: silence, hum or steady noise
     hop_s = params["hop_ms"] / 1000
     levels = np.arange(params["min_db"], params["max_db"] + 1e-9, params["step_db"])
-    counts = np.array([len(_spans_above(energy, floor + level, hop_s, params)) for level in levels])
+    counts = _word_counts(energy, floor, levels, hop_s, params)
     level, run = _steadiest_level(levels, counts, expected)
     if level is None:
         return Found([], 0.0)
@@ -93,6 +93,24 @@ def _spans_above(energy, threshold, hop_s, params) -> list[tuple[float, float]]:
     runs = [(a * hop_s, b * hop_s) for a, b in zip(edges[::2], edges[1::2])]
     spans = _bridge_gaps([(a, b) for a, b in runs if b - a >= params["min_burst_s"]], params["min_gap_s"])
     return [(a, b) for a, b in spans if b - a >= params["min_word_s"]]
+
+
+def _word_counts(energy, floor, levels, hop_s, params) -> np.ndarray:
+    """len(_spans_above(energy, floor + level, ...)) for every level, all levels at once: the same
+    runs, bursts, bridges and lengths, as arrays (a Python loop over 47 levels cost predict a
+    fifth of its time per recording)."""
+    above = np.zeros((len(levels), len(energy) + 2), np.int8)
+    above[:, 1:-1] = energy[None, :] > floor[None, :] + levels[:, None]
+    level, edge = np.nonzero(np.diff(above, axis=1))  # row by row: each level's rises and falls, paired
+    start, end, level = edge[0::2] * hop_s, edge[1::2] * hop_s, level[0::2]
+    burst = end - start >= params["min_burst_s"]
+    start, end, level = start[burst], end[burst], level[burst]
+    if not len(start):
+        return np.zeros(len(levels), np.int64)
+    first = np.r_[True, (level[1:] != level[:-1]) | (start[1:] - end[:-1] >= params["min_gap_s"])]
+    last = np.r_[first[1:], True]  # a span runs from its first run's start to its last run's end
+    words = end[last] - start[first] >= params["min_word_s"]
+    return np.bincount(level[first][words], minlength=len(levels)).astype(np.int64)
 
 
 def _steadiest_level(levels: np.ndarray, counts: np.ndarray, expected: int | None) -> tuple[float | None, int]:

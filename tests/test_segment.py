@@ -37,6 +37,24 @@ def test_finds_each_word_near_its_true_position(seed):
         assert abs(start - true_start) < 0.1 and abs(end - true_end) < 0.1
 
 
+def test_word_counts_at_all_levels_at_once_are_those_found_level_by_level():
+    """The level search counts words at every threshold in one pass; it must count exactly as
+    _spans_above does at each level: bursts dropped, pauses bridged, short spans left out."""
+    levels = np.arange(PARAMS["min_db"], PARAMS["max_db"] + 1e-9, PARAMS["step_db"])
+    hop_s = PARAMS["hop_ms"] / 1000
+    rng = np.random.default_rng(0)
+    energies = []
+    for seed in range(20):
+        samples, _ = recording(int(rng.integers(1, 12)), seed, snr=(5, 40))
+        energy = segment.band_energy_db(samples, RATE, PARAMS)
+        energies.append((energy, segment.noise_floor(energy, PARAMS)))
+    for _ in range(20):  # ragged energies: clicks, gaps at the bridging limit, nothing above at all
+        energy = np.cumsum(rng.normal(0, 4, int(rng.integers(5, 600))))
+        energies.append((energy, np.full(len(energy), np.percentile(energy, rng.uniform(0, 100)))))
+    for energy, floor in energies:
+        one_by_one = [len(segment._spans_above(energy, floor + level, hop_s, PARAMS)) for level in levels]
+        assert segment._word_counts(energy, floor, levels, hop_s, PARAMS).tolist() == one_by_one
+
 def test_without_the_expected_count_words_still_separate():
     samples, truth = recording(6, seed=11, level_db=3)
     assert len(locate_words(samples, RATE, PARAMS).spans) == 6
