@@ -5,7 +5,8 @@
 In a throw-away copy of the pipeline (default config, or -S overrides), after one warm-up run:
 - a full `dvc repro -f`, then each stage alone (wall time and peak RSS of the stage's process);
 - predict on 2500 one-word clips (the pipeline's own word files, repeated) in one call: clips per
-  second, and the time to the first printed word;
+  second, and the time to the first printed word; and the cost of the speech embedding alone (the
+  pretrained stamp), the part of predict no batching or worker makes cheaper;
 - predict on one 10-minute recording (the pipeline's recordings joined): times faster than real time.
 Run it on an otherwise idle machine: the figures are times.
 """
@@ -38,6 +39,21 @@ def first_word_and_rate(ws: Path, files: list[Path]) -> tuple[float, float]:
             first = time.perf_counter() - started
     process.wait()
     return first or float("nan"), len(files) / (time.perf_counter() - started)
+
+
+def embedding_cost(words: list[Path], params: dict) -> tuple[float, float]:
+    """Milliseconds of CPU per clip, and clips per second, of the speech embedding alone (both
+    threads): what predict cannot beat while the stamp is pretrained."""
+    from speech_mnist import embedding
+    from speech_mnist.audio import read_audio
+    from speech_mnist.stamps import embedding_input
+
+    rate, seconds = params["audio"]["sample_rate"], params["stamp"]["seconds"]
+    pcm = np.stack([embedding_input(read_audio(p, rate), rate, seconds) for p in words])
+    embedding.embed(pcm[:8])  # the models load
+    wall, cpu = time.perf_counter(), time.process_time()
+    embedding.embed(pcm)
+    return (time.process_time() - cpu) / len(pcm) * 1000, len(pcm) / (time.perf_counter() - wall)
 
 
 def long_recording(ws: Path, seconds: float, path: Path) -> Path:
@@ -74,6 +90,11 @@ def main() -> None:
         clips = [words[i % len(words)] for i in range(args.clips)]
         first, rate = first_word_and_rate(ws, clips)
         lines.append(f"predict, {len(clips)} one-word clips in one call: {rate:.0f} clips/s; first word after {first:.1f} s")
+        params = load_params(ws / "params.yaml")
+        if params["stamp"]["feature"] == "pretrained":
+            cpu_ms, alone = embedding_cost(clips[:512], params)
+            lines.append(f"speech embedding alone (what predict cannot beat): {cpu_ms:.1f} ms of CPU a clip, "
+                         f"{alone:.0f} clips/s on both cores")
         recording = long_recording(ws, 600, Path(tmp) / "ten-minutes.wav")
         seconds = measured([sys.executable, "-m", "speech_mnist", "predict", str(recording)], ws).seconds
         lines.append(f"predict, one 10-minute recording: {seconds:.1f} s, {600 / seconds:.0f}x real time")
