@@ -39,8 +39,8 @@ class LiteCnn:
         """(n, bands, frames, 1) stamps -> {output name: (n, ...) float32}, BATCH stamps a call."""
         parts = []
         for first in range(0, max(len(stamps), 1), BATCH):  # no stamps: one call, for the shapes
-            batch = np.zeros((BATCH, *stamps.shape[1:]), np.float32)
-            batch[:len(stamps[first:first + BATCH])] = stamps[first:first + BATCH]
-            parts.append({name: array[:len(stamps[first:first + BATCH])]
-                          for name, array in self._run(**{self._input: batch}).items()})
+            given = stamps[first:first + BATCH]
+            batch = np.zeros((BATCH, *stamps.shape[1:]), np.float32)  # the last one padded
+            batch[:len(given)] = given
+            parts.append({name: array[:len(given)] for name, array in self._run(**{self._input: batch}).items()})
         return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
