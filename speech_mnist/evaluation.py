@@ -72,20 +72,15 @@ def plot_message(reason: str, path: Path) -> None:
     save_figure(fig, path)
 
 
-def log_results(model: str, metrics: dict, matrix, title: str) -> None:
-    """A model's held-out results in the active run: accuracy, recall per word, and its confusion
+def log_results(run, model: str, metrics: dict, matrix, title: str) -> None:
+    """A model's held-out results in the stage's run: accuracy, recall per word, and its confusion
     matrix as a table and as a figure whose title names the run (so side by side, each says whose)."""
-    import tempfile
-
-    import mlflow
-
-    mlflow.log_metric(f"{model}_accuracy", metrics["accuracy"])
-    mlflow.log_metrics({f"{model}_recall_{word}": recall for word, recall in metrics["recall"].items()})
-    mlflow.log_table(matrix.reset_index(), CONFUSION_TABLE.format(model=model))
-    with tempfile.TemporaryDirectory() as folder:
-        figure = Path(folder) / CONFUSION_FIGURE.format(model=model)
-        plot_confusion(matrix, f"{title}\nrun: {mlflow.active_run().info.run_name}", figure)
-        mlflow.log_artifact(figure)
+    run.log_metrics({f"{model}_accuracy": metrics["accuracy"],
+                     **{f"{model}_recall_{word}": recall for word, recall in metrics["recall"].items()}})
+    run.log_table(matrix.reset_index(), CONFUSION_TABLE.format(model=model))
+    figure = run.scratch / CONFUSION_FIGURE.format(model=model)
+    plot_confusion(matrix, f"{title}\nrun: {run.name}", figure)
+    run.log_artifact(figure)
 
 
 def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> None:

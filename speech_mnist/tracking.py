@@ -3,17 +3,24 @@
 The store is a sqlite database at the repository root (found from DVC_ROOT, so queued
 experiments, which run in a temporary copy, log to the same place); MLFLOW_TRACKING_URI
 overrides it. Artifacts go beside it in mlartifacts/, and follow it when the repository moves.
+A stage logs through a StageRun, whose helper process does the MLflow work while the stage works.
 """
 
 import fcntl
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
-from contextlib import contextmanager
+import sys
+import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import repo_root
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 EXPERIMENT = "speech-mnist"
 ARTIFACTS = "mlartifacts"
@@ -148,26 +155,113 @@ def flatten(params: dict, prefix: str = "") -> dict:
     return flat
 
 
-@contextmanager
-def stage_run(stage: str, params: dict):
-    """An MLflow run for a stage, with the composed config as params and the linking tags."""
+class TrackingFailed(RuntimeError):
+    """The helper process could not log a stage's run (its own error is printed above)."""
+
+
+class StageRun:
+    """An MLflow run for one stage, logged by a helper process (`python -m speech_mnist.tracking`).
+
+    Importing MLflow and opening its store take about 3.5 s of one core. In the helper they
+    happen on the other core while the stage works, and the stage never imports MLflow at all.
+    Each call is queued to the helper as one JSON line, in order; leaving the `with` block
+    waits until all of them are logged, and marks the run FAILED if the block raised.
+    """
+
+    def __init__(self, stage: str, params: dict):
+        self.stage, self.name, self.run_id = stage, f"{stage} {run_label()}", None
+        self.scratch = Path(tempfile.mkdtemp(prefix="speech-mnist-run-"))  # figures made only to be logged
+        self._helper = subprocess.Popen([sys.executable, "-m", "speech_mnist.tracking"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._send("start", uri=tracking_uri(), name=self.name, tags=run_tags(stage), params=params)
+
+    def log_metrics(self, metrics: dict, step: int | None = None) -> None:
+        self._send("metrics", metrics=metrics, step=step)
+
+    def log_artifact(self, path: Path) -> None:
+        """Log a file; it must stay in place until the run ends (self.scratch does)."""
+        self._send("artifact", path=str(Path(path).resolve()))
+
+    def log_table(self, table: "pd.DataFrame", name: str) -> None:
+        self._send("table", data=table.to_dict(orient="list"), name=name)
+
+    def log_dict(self, data: dict, name: str) -> None:
+        self._send("dict", data=data, name=name)
+
+    def __enter__(self) -> "StageRun":
+        return self
+
+    def __exit__(self, error_type, error, traceback) -> None:
+        self.end("FAILED" if error_type else "FINISHED", raise_error=error_type is None)
+
+    def end(self, status: str = "FINISHED", raise_error: bool = True) -> None:
+        self._send("end", status=status)
+        try:
+            self._helper.stdin.close()
+        except BrokenPipeError:
+            pass
+        self.run_id = self._helper.stdout.read().strip() or None
+        self._helper.wait()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        if self._helper.returncode and raise_error:
+            raise TrackingFailed(f"MLflow did not log the {self.stage} run (the error is above); "
+                                 f"store: {tracking_uri()}")
+
+    def _send(self, call: str, **fields) -> None:
+        try:
+            self._helper.stdin.write(json.dumps({"call": call, **fields}, default=_plain) + "\n")
+            self._helper.stdin.flush()  # epochs show up in the MLflow UI as they end
+        except (BrokenPipeError, ValueError):  # the helper has failed: end() says so
+            pass
+
+
+def stage_run(stage: str, params: dict) -> StageRun:
+    """An MLflow run for a stage, with the composed config as params and the linking tags; use it
+    as a `with` block around the stage's work, so MLflow loads meanwhile."""
+    return StageRun(stage, params)
+
+
+def _plain(value):
+    """numpy scalars and arrays as JSON numbers and lists."""
+    return value.tolist() if hasattr(value, "tolist") else str(value)
+
+
+def log_stage_run(lines) -> str:
+    """The helper's side of a StageRun: start the run the first line describes, make every later
+    line's call, end the run with the status of the last; returns the run's id."""
     import mlflow
 
-    uri = tracking_uri()
+    start = json.loads(next(lines))
+    uri = start["uri"]
     prepare_store(uri)
-    before = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)  # MLflow 3 also writes it into os.environ: put that back afterwards, or
-    try:                          # every process started later from this one would log to this store
-        name = f"{stage} {run_label()}"
-        with mlflow.start_run(experiment_id=experiment_id(uri), run_name=name, tags=run_tags(stage)) as run:
-            mlflow.log_params(flatten(params))
-            mlflow.log_dict(params, "params.json")
-            yield run
+    mlflow.set_tracking_uri(uri)
+    run = mlflow.start_run(experiment_id=experiment_id(uri), run_name=start["name"], tags=start["tags"])
+    status = "FAILED"  # unless the stage says how it ended
+    try:
+        mlflow.log_params(flatten(start["params"]))
+        mlflow.log_dict(start["params"], "params.json")
+        for line in lines:
+            call = json.loads(line)
+            if call["call"] == "end":
+                status = call["status"]
+                break
+            _make(mlflow, call)
     finally:
-        if before is None:
-            os.environ.pop("MLFLOW_TRACKING_URI", None)
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = before
+        mlflow.end_run(status)
+    return run.info.run_id
+
+
+def _make(mlflow, call: dict) -> None:
+    if call["call"] == "metrics":
+        mlflow.log_metrics(call["metrics"], step=call["step"])
+    elif call["call"] == "artifact":
+        mlflow.log_artifact(call["path"])
+    elif call["call"] == "table":
+        mlflow.log_table(call["data"], call["name"])
+    elif call["call"] == "dict":
+        mlflow.log_dict(call["data"], call["name"])
+    else:
+        raise ValueError(f"unknown tracking call {call['call']!r}")
 
 
 def wait_until_ready(url: str, process, seconds: float) -> bool:
@@ -185,14 +279,13 @@ def wait_until_ready(url: str, process, seconds: float) -> bool:
     return False
 
 
-def epoch_logger():
-    """A Keras callback that logs every epoch's metrics to the active MLflow run."""
+def epoch_logger(run: StageRun):
+    """A Keras callback that logs every epoch's metrics to the stage's run."""
     import keras
-    import mlflow
 
     class EpochLogger(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            mlflow.log_metrics({k: float(v) for k, v in (logs or {}).items()}, step=epoch)
+            run.log_metrics({k: float(v) for k, v in (logs or {}).items()}, step=epoch)
 
     return EpochLogger()
 
@@ -203,3 +296,7 @@ def _git(args: list[str]) -> str:
                               check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return ""
+
+
+if __name__ == "__main__":  # the helper process of a StageRun: its calls come on stdin
+    print(log_stage_run(iter(sys.stdin)), flush=True)

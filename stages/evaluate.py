@@ -10,7 +10,6 @@ Confusion matrices as CSV (for `dvc plots`) and PNG; everything also logged to M
 The CNN's outputs come from data/features/ (train_cnn computed them): no TensorFlow here.
 """
 
-import mlflow
 import numpy as np
 
 from speech_mnist import evaluation, speakers, tracking, transfer
@@ -70,7 +69,11 @@ def write_det(det: dict, metrics: dict, plots) -> None:
 
 def main() -> None:
     params = load_params()
-    paths = stage_paths(params)
+    with tracking.stage_run("evaluate", params) as run:  # MLflow loads in a helper process meanwhile
+        evaluate(params, stage_paths(params), run)
+
+
+def evaluate(params: dict, paths, run: tracking.StageRun) -> None:
     corpus, settings = params["corpus"], params["transfer"]
     paths.plots.mkdir(parents=True, exist_ok=True)
     svm = transfer.load_svm(paths.svm)
@@ -102,20 +105,19 @@ def main() -> None:
     curve.to_csv(paths.plots / "transfer_curve.csv", index=False, lineterminator="\n")
     evaluation.plot_curve(curve, f"transfer to {corpus['transfer']}", paths.plots / "transfer_curve.png")
 
-    with tracking.stage_run("evaluate", params):
-        for name, (actual, predicted, vocab) in results.items():
-            tested = {"cnn": f"{corpus['digits']} words", "svm": f"{corpus['transfer']} words",
-                      "speakers": f"takes: who speaks ({len(vocab)} speakers)"}[name]
-            title = f"{name.upper()} on held-out {tested}: {metrics[name]['accuracy']:.1%}"
-            matrix = evaluation.write_confusion(actual, predicted, vocab, title, paths.plots / "confusion", name)
-            evaluation.log_results(name, metrics[name], matrix, title)
-        mlflow.log_metrics({f"svm_accuracy_{k}": a for k, a in metrics["transfer_curve"].items()})
-        mlflow.log_metrics({f"speakers_accuracy_{k}": a for k, a in speakers_curve.items()})
-        mlflow.log_artifact(paths.plots / "transfer_curve.png")
-        if det:
-            mlflow.log_artifact(paths.plots / "unknown.png")
-            mlflow.log_metrics({f"unknown_{name}_{k}": v for name, m in metrics["unknown"].items()
-                                for k, v in m.items() if k.startswith(("false", "equal"))})
+    for name, (actual, predicted, vocab) in results.items():
+        tested = {"cnn": f"{corpus['digits']} words", "svm": f"{corpus['transfer']} words",
+                  "speakers": f"takes: who speaks ({len(vocab)} speakers)"}[name]
+        title = f"{name.upper()} on held-out {tested}: {metrics[name]['accuracy']:.1%}"
+        matrix = evaluation.write_confusion(actual, predicted, vocab, title, paths.plots / "confusion", name)
+        evaluation.log_results(run, name, metrics[name], matrix, title)
+    run.log_metrics({f"svm_accuracy_{k}": a for k, a in metrics["transfer_curve"].items()})
+    run.log_metrics({f"speakers_accuracy_{k}": a for k, a in speakers_curve.items()})
+    run.log_artifact(paths.plots / "transfer_curve.png")
+    if det:
+        run.log_artifact(paths.plots / "unknown.png")
+        run.log_metrics({f"unknown_{name}_{k}": v for name, m in metrics["unknown"].items()
+                         for k, v in m.items() if k.startswith(("false", "equal"))})
     print(f"CNN {metrics['cnn']['accuracy']:.1%} on {len(digits_actual)} held-out {corpus['digits']} words; "
           f"SVM {metrics['svm']['accuracy']:.1%} on {len(words_actual)} held-out {corpus['transfer']} words; "
           + (f"speakers {metrics['speakers']['accuracy']:.1%} of {metrics['speakers']['test_words']} held-out words"

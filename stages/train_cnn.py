@@ -29,7 +29,7 @@ def unknown_class(params: dict, paths, stamp_shape: tuple) -> tuple[np.ndarray, 
     return x_other, [paths.words / p for p in info["path"]], sounds
 
 
-def trained_cnn(params: dict, paths):
+def trained_cnn(params: dict, paths, run: tracking.StageRun):
     """The CNN fitted on the digit vocab's training stamps (and their augmented copies), and its history.
 
     The stamps live only in here: gone before the features of every word are computed."""
@@ -50,7 +50,7 @@ def trained_cnn(params: dict, paths):
         x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])
     print(f"training on {len(x_train)} stamps of {digits!r}, watching {len(x_test)} held out")
     model = models.build(params["model"], x_train.shape[1:3], classes)
-    history = train.fit(model, x_train, y_train, x_test, y_test, params["train"], [tracking.epoch_logger()])
+    history = train.fit(model, x_train, y_train, x_test, y_test, params["train"], [tracking.epoch_logger(run)])
     return model, history
 
 
@@ -63,8 +63,8 @@ def write_features(model, stamps_path, features_path) -> None:
 def main() -> None:
     params = load_params()
     paths = stage_paths(params)
-    with tracking.stage_run("train_cnn", params):
-        model, history = trained_cnn(params, paths)
+    with tracking.stage_run("train_cnn", params) as run:  # MLflow loads in a helper process meanwhile
+        model, history = trained_cnn(params, paths, run)
     models.save_keras(model, paths.cnn)
     models.save_lite(model, paths.cnn_lite)  # what `speech-mnist predict` runs, without TensorFlow
     shutil.rmtree(paths.features, ignore_errors=True)

@@ -9,8 +9,6 @@ speaker of the digit vocab (their stamps, or the CNN's outputs: speakers.feature
 """
 import shutil
 
-import mlflow
-
 from speech_mnist import speakers, tracking, transfer
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.files import write_metrics
@@ -39,13 +37,13 @@ def main() -> None:
     features, y, info = load_split(paths.features / f"{vocab}.npz", "train", settings["features"])
     other = paths.features / f"{params['corpus'].get('unknown')}.npz"  # every training word of it: "unknown"
     unknown = load_split(other, "train", settings["features"])[0] if other.exists() else None
-    with tracking.stage_run("train_svm", params):
+    with tracking.stage_run("train_svm", params) as run:  # MLflow loads in a helper process meanwhile
         svm = transfer.fit_shots(features, y, settings, settings["shots"], settings["seed"],
                                  unknown, unknown_label=len(info["vocab"]))
         train_accuracy = float(svm.score(features, y))  # on all training words, not just the k shots
-        mlflow.log_metric("train_accuracy", train_accuracy)
-    transfer.save_svm(svm, paths.svm)
-    train_speaker_svm(params, paths)
+        run.log_metrics({"train_accuracy": train_accuracy})
+        transfer.save_svm(svm, paths.svm)
+        train_speaker_svm(params, paths)
     write_metrics(paths.metrics / "train_svm.json",
                   {"shots": settings["shots"], "words": info["vocab"], "train_accuracy": round(train_accuracy, 4)})
     print(f"{vocab}: SVM on {settings['shots']} shots per word, {train_accuracy:.1%} on all {len(y)} training words")

@@ -104,7 +104,6 @@ def test_compare_view_shows_both_runs_confusion_figures(two_runs, tmp_path):
 
 
 def test_a_copied_repository_shows_and_writes_its_own_artifacts(two_runs, tmp_path, monkeypatch):
-    import mlflow
     from mlflow.tracking import MlflowClient
 
     copy = tmp_path / "copy"
@@ -125,8 +124,8 @@ def test_a_copied_repository_shows_and_writes_its_own_artifacts(two_runs, tmp_pa
         monkeypatch.setenv("DVC_ROOT", str(copy))
         monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
         with tracking.stage_run("evaluate", {}) as new:
-            mlflow.log_dict({"new": 1}, "new.json")
-        written = Path(new.info.artifact_uri.removeprefix("file://")) / "new.json"
+            new.log_dict({"new": 1}, "new.json")
+        written = Path(client.get_run(new.run_id).info.artifact_uri.removeprefix("file://")) / "new.json"
         assert written.is_file() and written.is_relative_to(copy / "mlartifacts")
     finally:
         shutil.move(moved, two_runs)
