@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .config import repo_root
+from .errors import first_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -299,4 +300,7 @@ def _git(args: list[str]) -> str:
 
 
 if __name__ == "__main__":  # the helper process of a StageRun: its calls come on stdin
-    print(log_stage_run(iter(sys.stdin)), flush=True)
+    try:
+        print(log_stage_run(iter(sys.stdin)), flush=True)
+    except Exception as error:  # a store that cannot be opened or written: the reason, not MLflow's traceback
+        sys.exit(f"MLflow: {first_line(error)}")
