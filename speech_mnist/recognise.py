@@ -1,6 +1,7 @@
 """Recognising words in new recordings with the models the pipeline produced."""
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ from .errors import UserError
 from .segment import cut, locate_words
 from .stamps import make_stamps
 from .unknown import UNKNOWN, accepted, best_words
+from .workers import streamed, worker_count
 
 class ModelsMissing(UserError, FileNotFoundError):
     """The pipeline has not produced the models yet."""
@@ -60,43 +62,12 @@ def cut_recordings(paths: list[Path], params: dict) -> list:
     return [cut_recording(path, params) for path in paths]
 
 
-class Cutter:
-    """Cuts batches of recordings into words: in worker processes, while the main process runs
-    the models on the words of the batch before; or, with no workers, in this process when asked."""
-
-    CHUNK = 16  # recordings per task: few enough to share out, enough to be worth sending
-
-    def __init__(self, params: dict, workers: int):
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        self.params = params
-        # forkserver: workers start from a clean process, never a fork of this one, whose model
-        # runtimes keep threads (a fork copies their locks in whatever state they are)
-        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver")) \
-            if workers else None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.pool:
-            self.pool.shutdown(cancel_futures=True)
-
-    def submit(self, paths: list[Path]):
-        """A function that returns the batch's cut_recording results, in order, once they are ready."""
-        if self.pool is None:
-            return lambda: cut_recordings(paths, self.params)
-        tasks = [self.pool.submit(cut_recordings, paths[i:i + self.CHUNK], self.params)
-                 for i in range(0, len(paths), self.CHUNK)]
-        return lambda: [found for task in tasks for found in task.result()]
+CUT_CHUNK = 16  # recordings per task of a cutting worker: few enough to share out, enough to be worth sending
 
 
 def cutting_workers(files: int) -> int:
     """Processes that cut recordings beside the main one, which runs the models meanwhile: one
     fewer than the workers allowed (workers.worker_count); none for a single file."""
-    from .workers import worker_count
-
     return 0 if files < 2 else worker_count() - 1
 
 
@@ -154,13 +125,17 @@ class Recogniser:
         processes already cut the next batch's recordings into words.
         """
         paths = list(paths)  # as given: the caller prints them
-        batches = [paths[:1]] + [paths[i:i + batch_files] for i in range(1, len(paths), batch_files)]
-        with Cutter(self.params, cutting_workers(len(paths))) as cutter:
-            ahead = None
-            for k, batch in enumerate(batches):
-                cut_up = ahead() if ahead else [cut_recording(path, self.params) for path in batch]
-                ahead = cutter.submit(batches[k + 1]) if k + 1 < len(batches) else None
-                yield from zip(batch, self.hear(cut_up))
+        if not paths:
+            return
+        yield paths[0], self.hear([cut_recording(paths[0], self.params)])[0]
+        batches = [paths[i:i + batch_files] for i in range(1, len(paths), batch_files)]
+        chunks = [batch[i:i + CUT_CHUNK] for batch in batches for i in range(0, len(batch), CUT_CHUNK)]
+        per_batch = -(-batch_files // CUT_CHUNK)  # chunks; the next batch's are cut while this one is heard
+        cut_up = streamed(partial(cut_recordings, params=self.params), chunks, cutting_workers(len(paths)),
+                          ahead=2 * per_batch, start="forkserver")
+        for batch in batches:
+            found = [one for _ in range(-(-len(batch) // CUT_CHUNK)) for one in next(cut_up)]
+            yield from zip(batch, self.hear(found))
 
     def hear(self, cut_up: list) -> list:
         """A Heard for each cut-up recording (an exception stays as it is), the words of all at once."""

@@ -1,6 +1,7 @@
 """Per-file work on every core, results in input order: an output never depends on how many
 workers made it (tests/test_workers.py runs a stage with one and with two)."""
 
+import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -32,18 +33,25 @@ def in_order(task: Callable, items: Iterable, workers: int | None = None) -> Ite
 
 
 def streamed(task: Callable, items: Iterable, workers: int | None = None, ahead: int = 8,
-             initializer: Callable | None = None, initargs: tuple = ()) -> Iterator:
+             initializer: Callable | None = None, initargs: tuple = (), start: str | None = None) -> Iterator:
     """task(item) for each item as `items` makes it, computed by `workers` processes, yielded in the
     items' order: for items made one by one in this process while the workers finish them. At most
     `ahead` items per worker wait, so memory stays flat however many there are. `initializer(*initargs)`
-    runs once in each worker (in this process with one worker): data every task shares, sent once."""
-    workers = workers or worker_count()
-    if workers == 1:
+    runs once in each worker (in this process without workers): data every task shares, sent once.
+
+    workers: 0 computes every task in this process; None is one worker per core, none on one core.
+    start: multiprocessing's start method; "forkserver" where this process holds threads (a model
+    runtime's), which a fork would copy with their locks in whatever state they are.
+    """
+    if workers is None:
+        workers = worker_count() if worker_count() > 1 else 0
+    if workers == 0:
         if initializer:
             initializer(*initargs)
         yield from map(task, items)
         return
-    pool = ProcessPoolExecutor(workers, initializer=initializer, initargs=initargs)
+    context = multiprocessing.get_context(start) if start else None
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=initializer, initargs=initargs)
     try:
         waiting = deque()
         for item in items:

@@ -168,18 +168,18 @@ def test_recordings_cut_by_worker_processes_give_what_one_process_gives(project,
     (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
     files = [project / "three.wav", tmp_path / "broken.wav"] * 9  # several batches of 4, and a last short one
     recogniser = recognise.Recogniser(load_params(project / "params.yaml"), root=project)
-    pooled_batches, submit = [], recognise.Cutter.submit
-    monkeypatch.setattr(recognise.Cutter, "CHUNK", 3)  # several tasks a batch
-    monkeypatch.setattr(recognise.Cutter, "submit",
-                        lambda self, paths: pooled_batches.append(self.pool is not None) or submit(self, paths))
+    pools, streamed = [], recognise.streamed
+    monkeypatch.setattr(recognise, "CUT_CHUNK", 3)  # several tasks a batch
+    monkeypatch.setattr(recognise, "streamed", lambda *a, **k: pools.append(a[2]) or streamed(*a, **k))
     monkeypatch.setattr(recognise, "cutting_workers", lambda files: workers)
     pooled = list(recogniser.recognise_all(files, batch_files=7))
-    assert len(pooled_batches) == 3 and all(pooled_batches)  # the batches of 7, 7 and 3 after the first file
+    assert pools == [workers]  # the batches of 7, 7 and 3 after the first file, cut by `workers` processes
     monkeypatch.setattr(recognise, "cutting_workers", lambda files: 0)
     alone = list(recogniser.recognise_all(files, batch_files=7))
     assert [p for p, _ in pooled] == [p for p, _ in alone] == files
     for (_, a), (_, b) in zip(pooled, alone):
         assert str(a) == str(b) if isinstance(a, Exception) else a == b
+
 
 def test_more_mistakes_are_one_line(project, tmp_path):
     one_line_error(run_cli("record", "--speaker", "bob_smith", cwd=project), "without '_'")

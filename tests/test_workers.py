@@ -1,6 +1,7 @@
 """Per-file stages on one core and on two: the same bytes."""
 
 import hashlib
+import os
 import subprocess
 
 import pytest
@@ -63,6 +64,16 @@ def test_streamed_work_comes_back_in_order_and_takes_items_only_as_it_needs_them
     assert first == 0 and len(taken) <= 2 * 2 + 1  # not every item made before the first result
     assert [first, *results] == [n * n for n in range(40)]
     assert list(streamed(square, [], workers=2)) == list(streamed(square, [], workers=1)) == []
+
+def pid_of(item) -> int:
+    return os.getpid()
+
+
+def test_streamed_work_with_one_worker_is_done_in_another_process_and_with_none_in_this_one():
+    pids = set(streamed(pid_of, range(6), workers=1, start="forkserver"))
+    assert len(pids) == 1 and os.getpid() not in pids
+    assert set(streamed(pid_of, range(3), workers=0)) == {os.getpid()}
+
 
 @pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
 def test_a_wrong_worker_count_is_one_clear_error(value, monkeypatch):
