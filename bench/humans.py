@@ -66,7 +66,7 @@ def main() -> None:
     if not clips:
         parser.error(f"no FSDD clips in {args.corpora / 'fsdd' / 'recordings'}")
     with tempfile.TemporaryDirectory() as tmp:
-        if args.workspace and args.workspace.exists():
+        if args.workspace and (args.workspace / "dvc.yaml").exists():  # an earlier run's pipeline
             ws = refresh_workspace(args.workspace)
         else:
             ws = make_workspace(args.workspace or Path(tmp) / "offline", args.overrides, dvc=True)
