@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,6 +126,7 @@ def run_tags(stage: str) -> dict:
     if commit:
         tags["git_commit"] = commit
         tags["mlflow.source.git.commit"] = commit
+    tags["mlflow.source.name"] = sys.argv[0]  # the stage's script (the helper would name itself)
     return tags
 
 
@@ -157,31 +159,38 @@ def flatten(params: dict, prefix: str = "") -> dict:
 
 
 class TrackingFailed(RuntimeError):
-    """The helper process could not log a stage's run (its own error is printed above)."""
+    """The helper process could not log a stage's run (its one-line reason is printed above)."""
 
 
 class StageRun:
-    """An MLflow run for one stage, logged by a helper process (`python -m speech_mnist.tracking`).
+    """An MLflow run for one stage, logged by a helper process (`python -m speech_mnist.tracking`):
+    use it as a `with` block around the stage's work.
 
     Importing MLflow and opening its store take about 3.5 s of one core. In the helper they
     happen on the other core while the stage works, and the stage never imports MLflow at all.
-    Each call is queued to the helper as one JSON line, in order; leaving the `with` block
-    waits until all of them are logged, and marks the run FAILED if the block raised.
+    Each call is queued to the helper as one JSON line, in order, with the time it was made;
+    leaving the block waits until all of them are logged, and marks the run FAILED if the block
+    raised. A helper that has failed fails the stage at the next call, or at the end.
     """
 
     def __init__(self, stage: str, params: dict):
         self.stage, self.name, self.run_id = stage, f"{stage} {run_label()}", None
-        self.scratch = Path(tempfile.mkdtemp(prefix="speech-mnist-run-"))  # figures made only to be logged
-        self._helper = subprocess.Popen([sys.executable, "-m", "speech_mnist.tracking"],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        self._send("start", uri=tracking_uri(), name=self.name, tags=run_tags(stage), params=params)
+        start = _line("start", uri=tracking_uri(), name=self.name, tags=run_tags(stage), params=params)
+        # its own session: a Ctrl-C meant for the stage reaches the stage, which ends the run
+        self._helper = subprocess.Popen([sys.executable, "-m", "speech_mnist.tracking"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, start_new_session=True)
+        self.scratch = Path(tempfile.mkdtemp(prefix="speech-mnist-run-"))  # files as they were when logged
+        self._write(start)
 
     def log_metrics(self, metrics: dict, step: int | None = None) -> None:
         self._send("metrics", metrics=metrics, step=step)
 
     def log_artifact(self, path: Path) -> None:
-        """Log a file; it must stay in place until the run ends (self.scratch does)."""
-        self._send("artifact", path=str(Path(path).resolve()))
+        """Log a file as it is now (a copy waits for the helper)."""
+        copy = self.scratch / str(len(list(self.scratch.iterdir()))) / Path(path).name
+        copy.parent.mkdir()
+        shutil.copyfile(path, copy)
+        self._send("artifact", path=str(copy))
 
     def log_table(self, table: "pd.DataFrame", name: str) -> None:
         self._send("table", data=table.to_dict(orient="list"), name=name)
@@ -193,10 +202,34 @@ class StageRun:
         return self
 
     def __exit__(self, error_type, error, traceback) -> None:
-        self.end("FAILED" if error_type else "FINISHED", raise_error=error_type is None)
+        failed = error_type is not None
+        try:
+            self._write(_line("end", status="FAILED" if failed else "FINISHED"))
+        except TrackingFailed:
+            if not failed:
+                raise
+        finally:
+            self._close()
+        if self._helper.returncode and not failed:
+            raise self._failure()
 
-    def end(self, status: str = "FINISHED", raise_error: bool = True) -> None:
-        self._send("end", status=status)
+    def _send(self, call: str, **fields) -> None:
+        if self._helper.stdin.closed:
+            raise TrackingFailed(f"the {self.stage} run has ended: nothing more can be logged to it")
+        self._write(_line(call, **fields))
+
+    def _write(self, line: str) -> None:
+        try:
+            self._helper.stdin.write(line)
+            self._helper.stdin.flush()  # epochs show up in the MLflow UI as they end
+        except BrokenPipeError:  # the helper has stopped: its reason is on stderr
+            self._close()
+            raise self._failure() from None
+
+    def _close(self) -> None:
+        """Let the helper finish, and collect the run's id; once."""
+        if self._helper.returncode is not None:
+            return
         try:
             self._helper.stdin.close()
         except BrokenPipeError:
@@ -204,40 +237,38 @@ class StageRun:
         self.run_id = self._helper.stdout.read().strip() or None
         self._helper.wait()
         shutil.rmtree(self.scratch, ignore_errors=True)
-        if self._helper.returncode and raise_error:
-            raise TrackingFailed(f"MLflow did not log the {self.stage} run (the error is above); "
-                                 f"store: {tracking_uri()}")
 
-    def _send(self, call: str, **fields) -> None:
-        try:
-            self._helper.stdin.write(json.dumps({"call": call, **fields}, default=_plain) + "\n")
-            self._helper.stdin.flush()  # epochs show up in the MLflow UI as they end
-        except (BrokenPipeError, ValueError):  # the helper has failed: end() says so
-            pass
+    def _failure(self) -> TrackingFailed:
+        return TrackingFailed(f"MLflow did not log the {self.stage} run to {tracking_uri()} (the reason is above)")
 
 
-def stage_run(stage: str, params: dict) -> StageRun:
-    """An MLflow run for a stage, with the composed config as params and the linking tags; use it
-    as a `with` block around the stage's work, so MLflow loads meanwhile."""
-    return StageRun(stage, params)
+def _line(call: str, **fields) -> str:
+    """One call for the helper, stamped with the time it was made (ms, as MLflow counts)."""
+    return json.dumps({"call": call, "time": int(time.time() * 1000), **fields}, default=_plain) + "\n"
 
 
 def _plain(value):
-    """numpy scalars and arrays as JSON numbers and lists."""
-    return value.tolist() if hasattr(value, "tolist") else str(value)
+    """numpy scalars and arrays as JSON numbers and lists; anything else is a mistake to say now."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"cannot log a {type(value).__name__} to MLflow: {value!r}")
 
 
-def log_stage_run(lines) -> str:
+def log_stage_run(lines) -> str | None:
     """The helper's side of a StageRun: start the run the first line describes, make every later
-    line's call, end the run with the status of the last; returns the run's id."""
+    line's call, end the run with the status of the last; returns the run's id (None without a
+    first line). Without an "end" line, the stage was killed."""
     import mlflow
 
-    start = json.loads(next(lines))
+    start = next(lines, None)
+    if start is None:
+        return None
+    start = json.loads(start)
     uri = start["uri"]
     prepare_store(uri)
     mlflow.set_tracking_uri(uri)
     run = mlflow.start_run(experiment_id=experiment_id(uri), run_name=start["name"], tags=start["tags"])
-    status = "FAILED"  # unless the stage says how it ended
+    status = "KILLED"
     try:
         mlflow.log_params(flatten(start["params"]))
         mlflow.log_dict(start["params"], "params.json")
@@ -246,15 +277,18 @@ def log_stage_run(lines) -> str:
             if call["call"] == "end":
                 status = call["status"]
                 break
-            _make(mlflow, call)
+            _log_call(mlflow, call)
+    except Exception:
+        status = "FAILED"
+        raise
     finally:
         mlflow.end_run(status)
     return run.info.run_id
 
 
-def _make(mlflow, call: dict) -> None:
+def _log_call(mlflow, call: dict) -> None:
     if call["call"] == "metrics":
-        mlflow.log_metrics(call["metrics"], step=call["step"])
+        mlflow.log_metrics(call["metrics"], step=call["step"], timestamp=call["time"])
     elif call["call"] == "artifact":
         mlflow.log_artifact(call["path"])
     elif call["call"] == "table":
@@ -300,7 +334,14 @@ def _git(args: list[str]) -> str:
 
 
 if __name__ == "__main__":  # the helper process of a StageRun: its calls come on stdin
+    # stdout is for the run's id alone: what MLflow prints there (links to the run) goes to stderr
+    answer = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     try:
-        print(log_stage_run(iter(sys.stdin)), flush=True)
+        run_id = log_stage_run(iter(sys.stdin))
     except Exception as error:  # a store that cannot be opened or written: the reason, not MLflow's traceback
         sys.exit(f"MLflow: {first_line(error)}")
+    try:
+        print(run_id or "", file=answer, flush=True)
+    except BrokenPipeError:  # the stage was killed: nobody is waiting for the id
+        pass

@@ -69,7 +69,7 @@ def write_det(det: dict, metrics: dict, plots) -> None:
 
 def main() -> None:
     params = load_params()
-    with tracking.stage_run("evaluate", params) as run:  # MLflow loads in a helper process meanwhile
+    with tracking.StageRun("evaluate", params) as run:  # MLflow loads in a helper process meanwhile
         evaluate(params, stage_paths(params), run)
 
 

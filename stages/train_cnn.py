@@ -63,15 +63,15 @@ def write_features(model, stamps_path, features_path) -> None:
 def main() -> None:
     params = load_params()
     paths = stage_paths(params)
-    with tracking.stage_run("train_cnn", params) as run:  # MLflow loads in a helper process meanwhile
+    with tracking.StageRun("train_cnn", params) as run:  # MLflow loads in a helper process meanwhile
         model, history = trained_cnn(params, paths, run)
-    models.save_keras(model, paths.cnn)
-    models.save_lite(model, paths.cnn_lite)  # what `speech-mnist predict` runs, without TensorFlow
-    shutil.rmtree(paths.features, ignore_errors=True)
-    corpus = params["corpus"]
-    for vocab in dict.fromkeys([corpus["digits"], corpus["transfer"], corpus.get("unknown")]):
-        if vocab and (paths.stamps / f"{vocab}.npz").exists():
-            write_features(model, paths.stamps / f"{vocab}.npz", paths.features / f"{vocab}.npz")
+        models.save_keras(model, paths.cnn)
+        models.save_lite(model, paths.cnn_lite)  # what `speech-mnist predict` runs, without TensorFlow
+        shutil.rmtree(paths.features, ignore_errors=True)
+        corpus = params["corpus"]
+        for vocab in dict.fromkeys([corpus["digits"], corpus["transfer"], corpus.get("unknown")]):
+            if vocab and (paths.stamps / f"{vocab}.npz").exists():
+                write_features(model, paths.stamps / f"{vocab}.npz", paths.features / f"{vocab}.npz")
     last = {k: round(float(v[-1]), 4) for k, v in history.history.items()}
     write_metrics(paths.metrics / "train_cnn.json", {"epochs": params["train"]["epochs"], **last})
 

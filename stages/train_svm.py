@@ -37,7 +37,7 @@ def main() -> None:
     features, y, info = load_split(paths.features / f"{vocab}.npz", "train", settings["features"])
     other = paths.features / f"{params['corpus'].get('unknown')}.npz"  # every training word of it: "unknown"
     unknown = load_split(other, "train", settings["features"])[0] if other.exists() else None
-    with tracking.stage_run("train_svm", params) as run:  # MLflow loads in a helper process meanwhile
+    with tracking.StageRun("train_svm", params) as run:  # MLflow loads in a helper process meanwhile
         svm = transfer.fit_shots(features, y, settings, settings["shots"], settings["seed"],
                                  unknown, unknown_label=len(info["vocab"]))
         train_accuracy = float(svm.score(features, y))  # on all training words, not just the k shots

@@ -123,7 +123,7 @@ def test_a_copied_repository_shows_and_writes_its_own_artifacts(two_runs, tmp_pa
         assert experiment.artifact_location == (copy / "mlartifacts").as_uri()
         monkeypatch.setenv("DVC_ROOT", str(copy))
         monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        with tracking.stage_run("evaluate", {}) as new:
+        with tracking.StageRun("evaluate", {}) as new:
             new.log_dict({"new": 1}, "new.json")
         written = Path(client.get_run(new.run_id).info.artifact_uri.removeprefix("file://")) / "new.json"
         assert written.is_file() and written.is_relative_to(copy / "mlartifacts")

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ def test_stage_run_logs_config_tags_and_metrics(store):
     from mlflow.tracking import MlflowClient
 
     params = {"train": {"epochs": 3, "augment": {"copies": 0}}, "corpus": {"words": ["a", "b"]}}
-    with tracking.stage_run("train_cnn", params) as run:
+    with tracking.StageRun("train_cnn", params) as run:
         for epoch, accuracy in enumerate([0.5, 0.25, 0.75]):
             run.log_metrics({"accuracy": np.float32(accuracy)}, step=epoch)
     client = MlflowClient(store)
@@ -51,7 +52,7 @@ def test_stage_run_logs_config_tags_and_metrics(store):
 STAGE_WITHOUT_MLFLOW = """
 import sys
 from speech_mnist import tracking
-with tracking.stage_run("evaluate", {}) as run:
+with tracking.StageRun("evaluate", {}) as run:
     run.log_metrics({"done": 1})
 print(run.run_id, "mlflow" in sys.modules)
 """
@@ -73,7 +74,7 @@ def test_a_stage_that_fails_leaves_a_failed_run(store):
     from mlflow.tracking import MlflowClient
 
     with pytest.raises(KeyError):
-        with tracking.stage_run("evaluate", {}) as run:
+        with tracking.StageRun("evaluate", {}) as run:
             run.log_metrics({"before": 1})
             raise KeyError("the stage broke")
     logged = MlflowClient(store).get_run(run.run_id)
@@ -85,16 +86,17 @@ def test_a_store_that_cannot_be_opened_fails_the_stage_in_one_line(tmp_path, mon
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'a-file' / 'mlflow.db'}")
     monkeypatch.setenv("DVC_ROOT", str(tmp_path))
     with pytest.raises(tracking.TrackingFailed, match="MLflow did not log the evaluate run"):
-        with tracking.stage_run("evaluate", {}) as run:
+        with tracking.StageRun("evaluate", {}) as run:
             run.log_metrics({"lost": 1})
     errors = capfd.readouterr().err
-    assert "a-file" in errors and "Traceback" not in errors  # the helper's reason, in one line
+    reasons = [line for line in errors.splitlines() if line.startswith("MLflow:")]
+    assert len(reasons) == 1 and "a-file" in reasons[0] and "Traceback" not in errors
 
 
 FRESH_STORE_WORKER = """
 import sys
 from speech_mnist import tracking
-with tracking.stage_run("worker", {"worker": sys.argv[1]}) as run:
+with tracking.StageRun("worker", {"worker": sys.argv[1]}) as run:
     run.log_metrics({"done": 1})
 """
 
@@ -114,16 +116,52 @@ def test_two_workers_on_a_fresh_store_both_log(store, tmp_path):
     assert all(r.data.metrics["done"] == 1 for r in runs)
 
 
-def test_a_stage_run_leaves_the_environment_as_it_found_it(tmp_path, monkeypatch):
-    """mlflow.set_tracking_uri writes MLFLOW_TRACKING_URI into os.environ; left there, every process
-    started later (a dvc repro in another repository) would log into this store."""
-    import os
+KILLED_STAGE = """
+import os, signal
+from speech_mnist import tracking
+run = tracking.StageRun("train_cnn", {})
+run.log_metrics({"epoch_loss": 1.0}, step=0)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
 
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
-    with tracking.stage_run("evaluate", {}):
-        pass
-    assert "MLFLOW_TRACKING_URI" not in os.environ
+
+def test_a_killed_stage_leaves_a_killed_run_and_no_helper(store):
+    import time
+
+    from mlflow.tracking import MlflowClient
+
+    killed = subprocess.run([sys.executable, "-c", KILLED_STAGE], env=venv_env() | dict(os.environ), timeout=120)
+    assert killed.returncode == -9
+    client, deadline, runs = MlflowClient(store), time.monotonic() + 90, []
+    while time.monotonic() < deadline and not (runs and runs[0].info.status == "KILLED"):
+        time.sleep(1)
+        experiment = client.get_experiment_by_name(tracking.EXPERIMENT)
+        runs = client.search_runs([experiment.experiment_id]) if experiment else []
+    assert [r.info.status for r in runs] == ["KILLED"]
+    assert runs[0].data.metrics["epoch_loss"] == 1.0
+
+
+def test_an_artifact_is_logged_as_it_was_when_logged(store, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    figure = tmp_path / "curve.png"
+    figure.write_bytes(b"first")
+    with tracking.StageRun("evaluate", {}) as run:
+        run.log_artifact(figure)
+        figure.write_bytes(b"second")  # the stage writes it again before the helper gets to it
+    logged = MlflowClient(store).download_artifacts(run.run_id, "curve.png", str(tmp_path / "down"))
+    assert Path(logged).read_bytes() == b"first"
+    assert MlflowClient(store).get_run(run.run_id).data.tags["mlflow.source.name"] == sys.argv[0]
+
+
+def test_a_call_the_helper_cannot_log_fails_the_stage(store):
+    import pandas as pd
+
+    with pytest.raises(tracking.TrackingFailed, match="did not log the evaluate run"):
+        with tracking.StageRun("evaluate", {}) as run:
+            run.log_table(pd.DataFrame({"a": [1]}), "table.txt")  # MLflow takes only .json tables
+    with pytest.raises(tracking.TrackingFailed, match="has ended"):
+        run.log_metrics({"late": 1})
 
 
 def test_flatten_nests_with_dots():
@@ -136,7 +174,7 @@ def test_log_results_puts_the_confusion_figure_at_the_top_and_names_the_run(stor
     actual, predicted, words = [0, 1, 1], [0, 1, 0], ["yes", "no"]
     matrix = evaluation.confusion_matrix(actual, predicted, words)
     metrics = evaluation.classification_metrics(actual, predicted, words)
-    with tracking.stage_run("evaluate", {}) as run:
+    with tracking.StageRun("evaluate", {}) as run:
         evaluation.log_results(run, "svm", metrics, matrix, "SVM")
         scratch = run.scratch
     client = MlflowClient(store)
@@ -184,7 +222,7 @@ def test_a_moved_store_points_its_artifacts_at_its_new_place(tmp_path, monkeypat
     old, new = tmp_path / "old", tmp_path / "new"
     monkeypatch.setenv("DVC_ROOT", str(old))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    with tracking.stage_run("evaluate", {}) as run:
+    with tracking.StageRun("evaluate", {}) as run:
         run.log_dict({"a": 1}, "a.json")
     shutil.move(old, new)
     uri = f"sqlite:///{new / 'mlflow.db'}"
