@@ -1,5 +1,6 @@
 """Recognising words in new recordings with the models the pipeline produced."""
 
+import math
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -63,6 +64,11 @@ def cut_recordings(paths: list[Path], params: dict) -> list:
 
 
 CUT_CHUNK = 16  # recordings per task of a cutting worker: few enough to share out, enough to be worth sending
+
+
+def cut_chunks(paths: list[Path]) -> list[list[Path]]:
+    """The tasks of cutting these recordings."""
+    return [paths[i:i + CUT_CHUNK] for i in range(0, len(paths), CUT_CHUNK)]
 
 
 def cutting_workers(files: int) -> int:
@@ -129,12 +135,11 @@ class Recogniser:
             return
         yield paths[0], self.hear([cut_recording(paths[0], self.params)])[0]
         batches = [paths[i:i + batch_files] for i in range(1, len(paths), batch_files)]
-        chunks = [batch[i:i + CUT_CHUNK] for batch in batches for i in range(0, len(batch), CUT_CHUNK)]
-        per_batch = -(-batch_files // CUT_CHUNK)  # chunks; the next batch's are cut while this one is heard
-        cut_up = streamed(partial(cut_recordings, params=self.params), chunks, cutting_workers(len(paths)),
-                          ahead=2 * per_batch, start="forkserver")
-        for batch in batches:
-            found = [one for _ in range(-(-len(batch) // CUT_CHUNK)) for one in next(cut_up)]
+        chunks = [chunk for batch in batches for chunk in cut_chunks(batch)]
+        cut_up = streamed(partial(cut_recordings, params=self.params), chunks, workers=cutting_workers(len(paths)),
+                          ahead=2 * math.ceil(batch_files / CUT_CHUNK), start="forkserver")  # two batches' tasks
+        for batch in batches:  # while its words are heard, the workers cut the next batch's recordings
+            found = [one for _ in cut_chunks(batch) for one in next(cut_up)]
             yield from zip(batch, self.hear(found))
 
     def hear(self, cut_up: list) -> list:

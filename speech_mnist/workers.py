@@ -22,10 +22,19 @@ def worker_count() -> int:
     return int(value)
 
 
+def processes(workers: int | None) -> int:
+    """Worker processes to start: `workers`, or with None one per core; 0 means every task runs in
+    this process (so does None on a single core: a pool of one would only add the sending)."""
+    if workers is None:
+        workers = worker_count()
+        return workers if workers > 1 else 0
+    return workers
+
+
 def in_order(task: Callable, items: Iterable, workers: int | None = None) -> Iterator:
-    """task(item) for each item, computed by `workers` processes, yielded in the items' order."""
-    items, workers = list(items), workers or worker_count()
-    if workers == 1 or len(items) < 2:
+    """task(item) for each item, computed by worker processes (see `processes`), yielded in the items' order."""
+    items, workers = list(items), processes(workers)
+    if workers == 0 or len(items) < 2:
         yield from map(task, items)
         return
     with ProcessPoolExecutor(min(workers, len(items))) as pool:
@@ -34,17 +43,16 @@ def in_order(task: Callable, items: Iterable, workers: int | None = None) -> Ite
 
 def streamed(task: Callable, items: Iterable, workers: int | None = None, ahead: int = 8,
              initializer: Callable | None = None, initargs: tuple = (), start: str | None = None) -> Iterator:
-    """task(item) for each item as `items` makes it, computed by `workers` processes, yielded in the
+    """task(item) for each item as `items` makes it, computed by worker processes, yielded in the
     items' order: for items made one by one in this process while the workers finish them. At most
     `ahead` items per worker wait, so memory stays flat however many there are. `initializer(*initargs)`
     runs once in each worker (in this process without workers): data every task shares, sent once.
 
-    workers: 0 computes every task in this process; None is one worker per core, none on one core.
+    workers: how many processes (see `processes`); 0: every task in this process.
     start: multiprocessing's start method; "forkserver" where this process holds threads (a model
     runtime's), which a fork would copy with their locks in whatever state they are.
     """
-    if workers is None:
-        workers = worker_count() if worker_count() > 1 else 0
+    workers = processes(workers)
     if workers == 0:
         if initializer:
             initializer(*initargs)

@@ -170,7 +170,7 @@ def test_recordings_cut_by_worker_processes_give_what_one_process_gives(project,
     recogniser = recognise.Recogniser(load_params(project / "params.yaml"), root=project)
     pools, streamed = [], recognise.streamed
     monkeypatch.setattr(recognise, "CUT_CHUNK", 3)  # several tasks a batch
-    monkeypatch.setattr(recognise, "streamed", lambda *a, **k: pools.append(a[2]) or streamed(*a, **k))
+    monkeypatch.setattr(recognise, "streamed", lambda *a, **k: pools.append(k["workers"]) or streamed(*a, **k))
     monkeypatch.setattr(recognise, "cutting_workers", lambda files: workers)
     pooled = list(recogniser.recognise_all(files, batch_files=7))
     assert pools == [workers]  # the batches of 7, 7 and 3 after the first file, cut by `workers` processes
