@@ -135,11 +135,12 @@ class Recogniser:
             return
         yield paths[0], self.hear([cut_recording(paths[0], self.params)])[0]
         batches = [paths[i:i + batch_files] for i in range(1, len(paths), batch_files)]
-        chunks = [chunk for batch in batches for chunk in cut_chunks(batch)]
-        cut_up = streamed(partial(cut_recordings, params=self.params), chunks, workers=cutting_workers(len(paths)),
-                          ahead=2 * math.ceil(batch_files / CUT_CHUNK), start="forkserver")  # two batches' tasks
-        for batch in batches:  # while its words are heard, the workers cut the next batch's recordings
-            found = [one for _ in cut_chunks(batch) for one in next(cut_up)]
+        tasks = [cut_chunks(batch) for batch in batches]
+        cut_up = streamed(partial(cut_recordings, params=self.params), [t for batch in tasks for t in batch],
+                          workers=cutting_workers(len(paths)), ahead=2 * math.ceil(batch_files / CUT_CHUNK),
+                          start="forkserver")  # up to two batches' tasks wait
+        for batch, its_tasks in zip(batches, tasks):  # while its words are heard, the next batch is cut
+            found = [one for _ in its_tasks for one in next(cut_up)]
             yield from zip(batch, self.hear(found))
 
     def hear(self, cut_up: list) -> list:
