@@ -77,10 +77,13 @@ def log_results(run, model: str, metrics: dict, matrix, title: str) -> None:
     matrix as a table and as a figure whose title names the run (so side by side, each says whose)."""
     run.log_metrics({f"{model}_accuracy": metrics["accuracy"],
                      **{f"{model}_recall_{word}": recall for word, recall in metrics["recall"].items()}})
+    import tempfile
+
     run.log_table(matrix.reset_index(), CONFUSION_TABLE.format(model=model))
-    figure = run.scratch / CONFUSION_FIGURE.format(model=model)
-    plot_confusion(matrix, f"{title}\nrun: {run.name}", figure)
-    run.log_artifact(figure)
+    with tempfile.TemporaryDirectory() as folder:  # the run keeps its own copy
+        figure = Path(folder) / CONFUSION_FIGURE.format(model=model)
+        plot_confusion(matrix, f"{title}\nrun: {run.name}", figure)
+        run.log_artifact(figure)
 
 
 def plot_confusion(matrix: pd.DataFrame, title: str, path: Path) -> None:

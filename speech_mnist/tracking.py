@@ -179,7 +179,7 @@ class StageRun:
         # its own session: a Ctrl-C meant for the stage reaches the stage, which ends the run
         self._helper = subprocess.Popen([sys.executable, "-m", "speech_mnist.tracking"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True, start_new_session=True)
-        self.scratch = Path(tempfile.mkdtemp(prefix="speech-mnist-run-"))  # files as they were when logged
+        self.scratch = Path(tempfile.mkdtemp(prefix="speech-mnist-run-"))  # logged files, as they were then
         self._write(start)
 
     def log_metrics(self, metrics: dict, step: int | None = None) -> None:
@@ -202,16 +202,14 @@ class StageRun:
         return self
 
     def __exit__(self, error_type, error, traceback) -> None:
-        failed = error_type is not None
         try:
-            self._write(_line("end", status="FAILED" if failed else "FINISHED"))
-        except TrackingFailed:
-            if not failed:
-                raise
-        finally:
+            self._write(_line("end", status="FAILED" if error_type else "FINISHED"))
             self._close()
-        if self._helper.returncode and not failed:
-            raise self._failure()
+            if self._helper.returncode:
+                raise self._failure()
+        except TrackingFailed:
+            if error_type is None:  # otherwise the stage's own error is the one to see
+                raise
 
     def _send(self, call: str, **fields) -> None:
         if self._helper.stdin.closed:
@@ -301,7 +299,6 @@ def _log_call(mlflow, call: dict) -> None:
 
 def wait_until_ready(url: str, process, seconds: float) -> bool:
     """Poll a server's health URL until it answers, the process ends, or time runs out."""
-    import time
     import urllib.request
 
     deadline = time.monotonic() + seconds

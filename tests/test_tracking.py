@@ -185,7 +185,7 @@ def test_log_results_puts_the_confusion_figure_at_the_top_and_names_the_run(stor
     assert {a.path for a in client.list_artifacts(run.run_id, "confusion")} == {"confusion/svm.json"}
     table = json.loads(open(client.download_artifacts(run.run_id, "confusion/svm.json", str(tmp_path))).read())
     assert table["columns"] == ["actual", "yes", "no"] and table["data"] == [["yes", 1, 0], ["no", 1, 1]]
-    assert not scratch.exists()  # the figure made only to be logged is gone
+    assert not scratch.exists()  # the copies kept for the helper are gone
 
 
 def git(cwd, *args):
