@@ -20,6 +20,25 @@ def test_group_option_and_value_overrides_compose():
     assert set(params["corpus"]["vocabs"]) == {"num", "commands"}
 
 
+def leaves(tree: dict, prefix: str = "") -> dict:
+    """{"train.augment.reverb": 0.5, ...}: every value of a nested dict, by its dotted key."""
+    found = {}
+    for key, value in tree.items():
+        found |= leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}": value}
+    return found
+
+
+@pytest.mark.parametrize("tuning", sorted((REPO / "conf" / "tuning").glob("*.yaml")), ids=lambda p: p.stem)
+def test_a_corpus_brings_its_tuning_and_overrides_still_win(tuning):
+    corpus = f"corpus={tuning.stem}"
+    tuned, untuned = leaves(compose([corpus])), leaves(compose([corpus, "~tuning"]))
+    wanted = leaves(yaml.safe_load(tuning.read_text()))
+    assert {key: tuned[key] for key in wanted} == wanted
+    assert {key for key in tuned if tuned[key] != untuned.get(key)} <= set(wanted)
+    key = next(iter(wanted))
+    assert leaves(compose([corpus, f"{key}=0.25"]))[key] == 0.25, "a -S value must beat the corpus's tuning"
+
+
 def test_unknown_group_option_is_an_error():
     with pytest.raises(MissingConfigException):
         compose(["stamp=huge"])
