@@ -75,7 +75,7 @@ def main() -> None:
                              f"{logits['svm']['accuracy']:.1%} (logits) / {conv['svm']['accuracy']:.1%} (conv)")
         if "speakers" in parts:
             best = None
-            for kind in ("voice", "stamp", "embedding", "conv", "logits"):  # only train_svm and evaluate re-run
+            for kind in ("voice", "word_voice", "stamp", "embedding", "conv", "logits"):  # only train_svm and evaluate re-run
                 found = repro(ws, [*real, f"speakers.test_takes=[{args.speaker_test_takes}]", f"speakers.features={kind}"])
                 curve = "  ".join(f"{k} {a:.1%}" for k, a in found["speakers_curve"].items())
                 say(f"{f'FSDD speakers, features={kind}':<34} {curve}   ({found['speakers']['test_words']} words of "

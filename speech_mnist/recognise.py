@@ -108,7 +108,7 @@ class Recogniser:
         if speakers:
             from . import speakers as speaker_id
 
-            self.speaker_model = speaker_id.load(speakers_path)  # svm, names, the features it reads
+            self.speaker_model = speaker_id.load(speakers_path)
         if self.transfer:
             self.words = corpus["vocabs"][vocab]["words"]
             self.svm = transfer.load_svm(svm_path)
@@ -168,19 +168,21 @@ class Recogniser:
     def who(self, words: list[np.ndarray], stamps: np.ndarray, heard: dict) -> list[str | None]:
         """Each word's speaker by the speaker model, from the features it reads; None for every
         word without one."""
-        from .speakers import STAMP, VOICE
+        from .speakers import STAMP, VOICE, WORD_VOICE, less_word
         from .stamps import voiceprint
 
-        if self.speaker_model is None:
+        model = self.speaker_model
+        if model is None:
             return [None] * len(stamps)
-        svm, names, kind = self.speaker_model
-        if kind == VOICE:
+        if model.features in (VOICE, WORD_VOICE):
             features = np.array([voiceprint(w, self.params["audio"]["sample_rate"]) for w in words])
-        elif kind == STAMP:
+            if model.features == WORD_VOICE:
+                features = less_word(features, heard["probabilities"], model.word_means)
+        elif model.features == STAMP:
             features = stamps.reshape(len(stamps), -1)
         else:
-            features = heard[kind]
-        return [names[int(i)] for i in svm.predict(np.asarray(features, np.float64))]
+            features = heard[model.features]
+        return [model.names[int(i)] for i in model.svm.predict(np.asarray(features, np.float64))]
 
     def score(self, heard: dict) -> np.ndarray:
         """(words, classes) scores from the CNN's outputs: its probabilities, or the transfer SVM's

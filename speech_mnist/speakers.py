@@ -16,16 +16,37 @@ class SpeakersMissing(UserError, ValueError):
 
 STAMP = "stamp"  # the word's own stamp, flattened, rather than anything the digit CNN made of it
 VOICE = "voice"  # the word's voiceprint (stamps.voiceprint): its long-term average spectrum
+# The voiceprint less the average voiceprint of the word the CNN heard: what is said shapes a
+# short word's spectrum as much as who says it, and taking the word's share out leaves more voice.
+WORD_VOICE = "word_voice"
 
 
-def speaker_features(kind: str, stamps: dict, features: dict) -> np.ndarray:
-    """(words, n) features of each word of a vocab: its voiceprint, its stamp, or one of the CNN's outputs."""
+def word_means(voices: np.ndarray, labels: np.ndarray, words: int) -> np.ndarray:
+    """(words, n): each word's average voiceprint over all its speakers; zeros for a word never said."""
+    means = np.zeros((words, voices.shape[1]))
+    for word in np.unique(labels):
+        means[word] = voices[labels == word].mean(axis=0)
+    return means
+
+
+def less_word(voices: np.ndarray, probabilities: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Each voiceprint less the average of the word the CNN finds most likely (its in-vocab words only)."""
+    heard = probabilities[:, :len(means)].argmax(axis=1)
+    return np.asarray(voices, np.float64) - means[heard]
+
+
+def speaker_features(kind: str, stamps: dict, features: dict, means: np.ndarray | None = None) -> np.ndarray:
+    """(words, n) features of each word of a vocab: its voiceprint (less its word's average, for
+    word_voice: `means`), its stamp, or one of the CNN's outputs."""
     if kind == VOICE:
         return stamps["voice"].astype(np.float64)
+    if kind == WORD_VOICE:
+        return less_word(stamps["voice"], features["probabilities"], means)
     if kind == STAMP:
         return stamps["x"].reshape(len(stamps["x"]), -1).astype(np.float64)
     if kind not in FEATURES:
-        raise ValueError(f"speakers.features must be {VOICE}, {STAMP} or one of {', '.join(FEATURES)}, not {kind!r}")
+        raise ValueError(f"speakers.features must be {VOICE}, {WORD_VOICE}, {STAMP} or one of "
+                         f"{', '.join(FEATURES)}, not {kind!r}")
     return features[kind].astype(np.float64)
 
 
@@ -46,6 +67,7 @@ class SpeakerWords:
     names: list[str]
     train: np.ndarray      # boolean masks
     test: np.ndarray
+    word_means: np.ndarray | None  # word_voice: each digit's average voiceprint
 
 
 def speaker_words(stamps_path: Path, features_path: Path, settings: dict) -> SpeakerWords:
@@ -58,15 +80,34 @@ def speaker_words(stamps_path: Path, features_path: Path, settings: dict) -> Spe
         raise SpeakersMissing(f"speakers: {len(names)} speaker(s) have words in both the held-out takes "
                               f"(speakers.test_takes={settings['test_takes']}) and the others: at least two must")
     y = np.array([names.index(s) if s in names else -1 for s in stamps["speaker"]])
-    return SpeakerWords(speaker_features(settings["features"], stamps, features), y, [str(n) for n in names], train, test)
+    means = None
+    if settings["features"] == WORD_VOICE:  # from the words the CNN learned from, none of a held-out take
+        learned = (stamps["split"] == "train") & ~test
+        means = word_means(stamps["voice"][learned].astype(np.float64), stamps["y"][learned], len(stamps["vocab"]))
+    x = speaker_features(settings["features"], stamps, features, means)
+    return SpeakerWords(x, y, [str(n) for n in names], train, test, means)
 
 
-def save(svm, names: list[str], features: str, folder: Path) -> None:
-    """<folder>/svm.skops and <folder>/speakers.json (the speakers' names, in the SVM's class order)."""
+@dataclass
+class SpeakerModel:
+    """What `predict --speaker` needs: the SVM, the speakers' names in its class order, the kind of
+    features it reads, and (word_voice) each word's average voiceprint."""
+    svm: object
+    names: list[str]
+    features: str
+    word_means: np.ndarray | None = None
+
+
+def save(model: SpeakerModel, folder: Path) -> None:
+    """<folder>/svm.skops and <folder>/speakers.json (the speakers' names, in the SVM's class order,
+    and the words' average voiceprints if the features need them)."""
     from .transfer import save_svm
 
-    save_svm(svm, folder / "svm.skops")
-    (folder / "speakers.json").write_text(json.dumps({"speakers": names, "features": features}, indent=2) + "\n")
+    save_svm(model.svm, folder / "svm.skops")
+    about = {"speakers": model.names, "features": model.features}
+    if model.word_means is not None:
+        about["word_means"] = model.word_means.tolist()  # JSON floats read back exactly
+    (folder / "speakers.json").write_text(json.dumps(about, indent=2) + "\n")
 
 
 def save_unavailable(reason: str, folder: Path) -> None:
@@ -75,11 +116,12 @@ def save_unavailable(reason: str, folder: Path) -> None:
     (folder / "speakers.json").write_text(json.dumps({"speakers": [], "unavailable": reason}, indent=2) + "\n")
 
 
-def load(folder: Path) -> tuple[object, list[str], str]:
-    """The speaker SVM, the speakers' names and the kind of features it reads."""
+def load(folder: Path) -> SpeakerModel:
+    """The speaker model that save wrote; SpeakersMissing if train_svm could not make one."""
     from .transfer import load_svm
 
     about = json.loads((folder / "speakers.json").read_text())
     if "unavailable" in about:
         raise SpeakersMissing(f"no speaker model: {about['unavailable']}")
-    return load_svm(folder / "svm.skops"), about["speakers"], about["features"]
+    means = np.array(about["word_means"]) if "word_means" in about else None
+    return SpeakerModel(load_svm(folder / "svm.skops"), about["speakers"], about["features"], means)

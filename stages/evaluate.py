@@ -23,13 +23,13 @@ def who_speaks(params: dict, paths) -> tuple[tuple | None, dict, str | None]:
     """(actual, predicted, names) of the speaker SVM on the held-out takes, its curve, and None;
     or None, {} and the reason there is no speaker model (too few speakers on both sides)."""
     try:
-        svm, names, _ = speakers.load(paths.speakers)
+        model = speakers.load(paths.speakers)
     except speakers.SpeakersMissing as reason:
         return None, {}, str(reason)
     digits = params["corpus"]["digits"]
     who = speakers.speaker_words(paths.stamps / f"{digits}.npz", paths.features / f"{digits}.npz", params["speakers"])
     curve = transfer.curve(who.x[who.train], who.y[who.train], who.x[who.test], who.y[who.test], params["speakers"])
-    return (who.y[who.test], svm.predict(who.x[who.test]), names), \
+    return (who.y[who.test], model.svm.predict(who.x[who.test]), model.names), \
         {f"k{row.shots}": round(row.accuracy, 4) for row in curve.itertuples()}, None
 
 

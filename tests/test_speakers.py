@@ -47,12 +47,47 @@ def test_speaker_features_are_the_voiceprint_the_stamp_or_one_of_the_cnns_output
         speakers.speaker_features("voiceprint", stamps, features)
 
 
+def test_word_voice_takes_out_what_the_word_adds_to_the_voiceprint():
+    voice = {"ann": np.array([1.0, 0.0]), "bob": np.array([0.0, 1.0])}
+    word = np.array([[5.0, 5.0], [-5.0, 2.0]])  # what "zero" and "one" add to anyone's print
+    said = [("ann", 0), ("ann", 1), ("bob", 0), ("bob", 1)]
+    prints = np.array([voice[who] + word[w] for who, w in said])
+    labels = np.array([w for _, w in said])
+    means = speakers.word_means(prints, labels, words=3)  # a third word nobody said: zeros
+    assert np.allclose(means[:2], word + 0.5) and not means[2].any()
+    heard = np.eye(4)[labels]  # the CNN's probabilities; its last column ("unknown") is never a word
+    left = speakers.less_word(prints, heard, means)
+    assert np.allclose(left[0], left[1]) and np.allclose(left[2], left[3])  # one print a speaker
+    assert not np.allclose(left[0], left[2])
+    misheard = speakers.less_word(prints, np.eye(4)[[1, 1, 0, 0]], means)  # the CNN's word, not the label
+    assert not np.allclose(misheard[0], misheard[1])
+
+
+def test_a_speaker_model_with_word_means_reads_back_exactly(tmp_path):
+    from sklearn.svm import LinearSVC
+
+    rng = np.random.default_rng(0)
+    svm = LinearSVC().fit(rng.standard_normal((6, 3)), [0, 1, 0, 1, 0, 1])
+    means = rng.standard_normal((10, 3))
+    speakers.save(speakers.SpeakerModel(svm, ["ann", "bob"], "word_voice", means), tmp_path)
+    back = speakers.load(tmp_path)
+    assert back.names == ["ann", "bob"] and back.features == "word_voice"
+    assert np.array_equal(back.word_means, means) and back.word_means.dtype == np.float64
+    speakers.save(speakers.SpeakerModel(svm, ["ann", "bob"], "voice"), tmp_path)
+    assert speakers.load(tmp_path).word_means is None
+
+
 @pytest.mark.slow
-def test_the_pipeline_learns_who_speaks_and_predict_says_it(tmp_path):
-    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "corpus.vocabs.num.takes=2", "speakers.shots=3"])
+@pytest.mark.parametrize("features", ["voice", "word_voice"])
+def test_the_pipeline_learns_who_speaks_and_predict_says_it(tmp_path, features):
+    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "corpus.vocabs.num.takes=2", "speakers.shots=3",
+                                              f"speakers.features={features}"])
     run([sys.executable, "-m", "dvc", "repro"], cwd=ws)
     metrics = json.loads((ws / "metrics/evaluate.json").read_text())
-    voices = json.loads((ws / "models/speakers/speakers.json").read_text())["speakers"]
+    about = json.loads((ws / "models/speakers/speakers.json").read_text())
+    voices = about["speakers"]
+    assert about["features"] == features and len(about.get("word_means", [0] * 10)) == 10
+    assert ("word_means" in about) == (features == "word_voice")
     assert len(voices) == 4 and metrics["speakers"]["test_words"] == 4 * 10  # take 0 of every voice
     assert set(metrics["speakers"]["recall"]) == set(voices) and set(metrics["speakers_curve"]) == {"k1", "k3", "k5", "k10"}
     assert (ws / "plots/confusion/speakers.png").read_bytes()[:4] == b"\x89PNG"
