@@ -68,7 +68,8 @@ def main() -> None:
     clips = sorted(p for p in (corpora / "fsdd" / "recordings").glob("*.wav") if int(p.stem.split("_")[2]) in takes)
     if not clips:
         parser.error(f"no FSDD clips in {corpora / 'fsdd' / 'recordings'}")
-    lines = [f"{'condition':<22} {'right':>7}   ({len(clips)} clips: takes {takes[0]}-{takes[-1]} of 5 speakers)"]
+    lines = [f"{'condition':<22} {'right':>7} {'best word':>10} {'one word':>9}   "
+             f"({len(clips)} clips: takes {takes[0]}-{takes[-1]} of 5 speakers)"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         split_noise(corpora / "commands" / "none", tmp / "noise_train", tmp / "noise_test")
@@ -91,8 +92,9 @@ def main() -> None:
                 noise = noises[int(rng.integers(len(noises)))]
                 write_wav(folder / clip.name, in_the_room(word, noise, snr_db, rt60_s, rng), RATE)
             report, _ = predict(ws, sorted(folder.glob("*.wav")))
-            figures[name] = score(report).right.mean()
-            lines.append(f"{name:<22} {figures[name]:7.1%}")
+            scores = score(report)  # wrong because misheard (best word) or because cut wrong (one word)
+            figures[name] = scores.right.mean()
+            lines.append(f"{name:<22} {figures[name]:7.1%} {scores.best_right.mean():10.1%} {scores.one_word.mean():9.1%}")
             print(lines[-1], flush=True)
     lines.append(f"trained in {built:.0f} s (dvc repro, corpus=fsdd{' ' + ' '.join(args.overrides) if args.overrides else ''})")
     print(lines[-1])
