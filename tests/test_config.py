@@ -29,14 +29,21 @@ def leaves(tree: dict, prefix: str = "") -> dict:
 
 
 @pytest.mark.parametrize("tuning", sorted((REPO / "conf" / "tuning").glob("*.yaml")), ids=lambda p: p.stem)
-def test_a_corpus_brings_its_tuning_and_overrides_still_win(tuning):
-    corpus = f"corpus={tuning.stem}"
-    tuned, untuned = leaves(compose([corpus])), leaves(compose([corpus, "~tuning"]))
+def test_a_corpus_and_stamp_bring_their_tuning_and_overrides_still_win(tuning):
+    corpus, stamp = tuning.stem.split("_")
+    chosen = [f"corpus={corpus}", f"stamp={stamp}"]
+    tuned, untuned = leaves(compose(chosen)), leaves(compose([*chosen, "~tuning"]))
     wanted = leaves(yaml.safe_load(tuning.read_text()))
     assert {key: tuned[key] for key in wanted} == wanted
     assert {key for key in tuned if tuned[key] != untuned.get(key)} <= set(wanted)
     key = next(iter(wanted))
-    assert leaves(compose([corpus, f"{key}=0.25"]))[key] == 0.25, "a -S value must beat the corpus's tuning"
+    assert leaves(compose([*chosen, f"{key}=0.25"]))[key] == 0.25, "a -S value must beat the tuning"
+
+
+@pytest.mark.parametrize("other", ["preset=fbank", "stamp=mfcc"])
+def test_another_stamp_gets_none_of_the_corpus_tuning(other):
+    assert compose(["corpus=fsdd", other]) == compose(["corpus=fsdd", other, "~tuning"])
+    assert compose(["corpus=fsdd"]) != compose(["corpus=fsdd", "~tuning"])
 
 
 def test_unknown_group_option_is_an_error():
