@@ -7,7 +7,9 @@ Takes 0-4 of the five FSDD speakers (250 clips, never trained on) are each put i
 room (reverberation, RT60 drawn from 0.3-0.8 s) and mixed with real room noise (the commands
 corpus' noise clips) at 20, 10 and 5 dB SNR against the word. The noise clips are split in two:
 one half is the pipeline's `corpus.noise` (recordings and augmentation), the other half is only
-ever used here. A clip is right when predict finds exactly one word and it is the right digit.
+ever used here. A clip is right when predict finds exactly one word and it is the right digit;
+also printed: the share whose most likely word is right (misheard or not) and the share cut into
+exactly one word (cut right or not).
 
 --validation chooses settings without looking at the published figure: takes 5-9 are held out
 instead of 0-4 (the pipeline trains on the rest), and the noise half that the pipeline may use is

@@ -168,21 +168,16 @@ class Recogniser:
     def who(self, words: list[np.ndarray], stamps: np.ndarray, heard: dict) -> list[str | None]:
         """Each word's speaker by the speaker model, from the features it reads; None for every
         word without one."""
-        from .speakers import STAMP, VOICE, WORD_VOICE, less_word
+        from .speakers import VOICE, WORD_VOICE, speaker_features
         from .stamps import voiceprint
 
         model = self.speaker_model
         if model is None:
             return [None] * len(stamps)
-        if model.features in (VOICE, WORD_VOICE):
-            features = np.array([voiceprint(w, self.params["audio"]["sample_rate"]) for w in words])
-            if model.features == WORD_VOICE:
-                features = less_word(features, heard["probabilities"], model.word_means)
-        elif model.features == STAMP:
-            features = stamps.reshape(len(stamps), -1)
-        else:
-            features = heard[model.features]
-        return [model.names[int(i)] for i in model.svm.predict(np.asarray(features, np.float64))]
+        rate = self.params["audio"]["sample_rate"]
+        prints = np.array([voiceprint(w, rate) for w in words]) if model.features in (VOICE, WORD_VOICE) else None
+        features = speaker_features(model.features, {"voice": prints, "x": stamps}, heard, model.word_means)
+        return [model.names[int(i)] for i in model.svm.predict(features)]
 
     def score(self, heard: dict) -> np.ndarray:
         """(words, classes) scores from the CNN's outputs: its probabilities, or the transfer SVM's

@@ -21,18 +21,20 @@ VOICE = "voice"  # the word's voiceprint (stamps.voiceprint): its long-term aver
 WORD_VOICE = "word_voice"
 
 
-def word_means(voices: np.ndarray, labels: np.ndarray, words: int) -> np.ndarray:
-    """(words, n): each word's average voiceprint over all its speakers; zeros for a word never said."""
-    means = np.zeros((words, voices.shape[1]))
+def average_prints(prints: np.ndarray, labels: np.ndarray, words: int) -> np.ndarray:
+    """(words, n): each word's average voiceprint over everyone who said it; a word that nobody
+    said gets the average of every print, so that taking it out still takes out the level."""
+    means = np.tile(prints.mean(axis=0), (words, 1))
     for word in np.unique(labels):
-        means[word] = voices[labels == word].mean(axis=0)
+        means[word] = prints[labels == word].mean(axis=0)
     return means
 
 
-def less_word(voices: np.ndarray, probabilities: np.ndarray, means: np.ndarray) -> np.ndarray:
-    """Each voiceprint less the average of the word the CNN finds most likely (its in-vocab words only)."""
-    heard = probabilities[:, :len(means)].argmax(axis=1)
-    return np.asarray(voices, np.float64) - means[heard]
+def less_word(prints: np.ndarray, probabilities: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """Each voiceprint less the average print of the word the CNN finds most likely (among its
+    in-vocab words: an "unknown" column is never a word with an average)."""
+    heard_word = probabilities[:, :len(means)].argmax(axis=1)
+    return np.asarray(prints, np.float64) - means[heard_word]
 
 
 def speaker_features(kind: str, stamps: dict, features: dict, means: np.ndarray | None = None) -> np.ndarray:
@@ -67,7 +69,7 @@ class SpeakerWords:
     names: list[str]
     train: np.ndarray      # boolean masks
     test: np.ndarray
-    word_means: np.ndarray | None  # word_voice: each digit's average voiceprint
+    word_means: np.ndarray | None = None  # word_voice: each digit's average voiceprint
 
 
 def speaker_words(stamps_path: Path, features_path: Path, settings: dict) -> SpeakerWords:
@@ -81,9 +83,8 @@ def speaker_words(stamps_path: Path, features_path: Path, settings: dict) -> Spe
                               f"(speakers.test_takes={settings['test_takes']}) and the others: at least two must")
     y = np.array([names.index(s) if s in names else -1 for s in stamps["speaker"]])
     means = None
-    if settings["features"] == WORD_VOICE:  # from the words the CNN learned from, none of a held-out take
-        learned = (stamps["split"] == "train") & ~test
-        means = word_means(stamps["voice"][learned].astype(np.float64), stamps["y"][learned], len(stamps["vocab"]))
+    if settings["features"] == WORD_VOICE:  # every word outside the held-out takes: whoever says it
+        means = average_prints(stamps["voice"][~test].astype(np.float64), stamps["y"][~test], len(stamps["vocab"]))
     x = speaker_features(settings["features"], stamps, features, means)
     return SpeakerWords(x, y, [str(n) for n in names], train, test, means)
 

@@ -5,7 +5,8 @@ logits, or its embedding, or its last conv block (transfer.features), are the fe
 scikit-learn SVM fitted on `transfer.shots` training examples per word, and on every training
 word of corpus.unknown as one more class, "unknown".
 The second transfer task, who is speaking, fits another SVM on `speakers.shots` words of each
-speaker of the digit vocab (their stamps, or the CNN's outputs: speakers.features) -> models/speakers/.
+speaker of the digit vocab (speakers.features: their voiceprints, less each word's average print for
+word_voice; their stamps; or the CNN's outputs) -> models/speakers/.
 """
 import shutil
 

@@ -53,14 +53,16 @@ def test_word_voice_takes_out_what_the_word_adds_to_the_voiceprint():
     said = [("ann", 0), ("ann", 1), ("bob", 0), ("bob", 1)]
     prints = np.array([voice[who] + word[w] for who, w in said])
     labels = np.array([w for _, w in said])
-    means = speakers.word_means(prints, labels, words=3)  # a third word nobody said: zeros
-    assert np.allclose(means[:2], word + 0.5) and not means[2].any()
-    heard = np.eye(4)[labels]  # the CNN's probabilities; its last column ("unknown") is never a word
+    means = speakers.average_prints(prints, labels, words=3)  # a third word nobody said
+    assert np.allclose(means[:2], word + 0.5) and np.allclose(means[2], prints.mean(axis=0))
+    heard = np.eye(4)[labels]  # the CNN's probabilities: one column a word, then "unknown"
     left = speakers.less_word(prints, heard, means)
     assert np.allclose(left[0], left[1]) and np.allclose(left[2], left[3])  # one print a speaker
     assert not np.allclose(left[0], left[2])
     misheard = speakers.less_word(prints, np.eye(4)[[1, 1, 0, 0]], means)  # the CNN's word, not the label
     assert not np.allclose(misheard[0], misheard[1])
+    mostly_unknown = np.array([[0.1, 0.3, 0.0, 0.6]])  # "unknown" is likeliest: its best word is still "one"
+    assert np.allclose(speakers.less_word(prints[:1], mostly_unknown, means), prints[0] - means[1])
 
 
 def test_a_speaker_model_with_word_means_reads_back_exactly(tmp_path):
