@@ -9,6 +9,7 @@ import numpy as np
 from .errors import UserError
 from .files import load_npz
 from .stamps import FEATURES
+from .unknown import best_words
 
 class SpeakersMissing(UserError, ValueError):
     """The corpus has too few speakers with words on both sides of the split."""
@@ -33,7 +34,7 @@ def average_prints(prints: np.ndarray, labels: np.ndarray, words: int) -> np.nda
 def less_word(prints: np.ndarray, probabilities: np.ndarray, means: np.ndarray) -> np.ndarray:
     """Each voiceprint less the average print of the word the CNN finds most likely (among its
     in-vocab words: an "unknown" column is never a word with an average)."""
-    heard_word = probabilities[:, :len(means)].argmax(axis=1)
+    heard_word, _ = best_words(probabilities, len(means))
     return np.asarray(prints, np.float64) - means[heard_word]
 
 
