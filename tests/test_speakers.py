@@ -37,6 +37,26 @@ def test_a_voiceprint_ignores_the_level_and_the_quiet_room_around_the_word():
     assert np.linalg.norm(voiceprint(other_voice, 8000) - alone) > np.linalg.norm(in_room - alone)
 
 
+def harmonic_voice(pitch_hz: float, seconds: float = 0.5, rate: int = 8000) -> np.ndarray:
+    """A steady vowel: the harmonics of `pitch_hz` under two formants (500 and 1500 Hz)."""
+    t = np.arange(int(seconds * rate)) / rate
+    harmonics = np.arange(1, int(3900 / pitch_hz) + 1) * pitch_hz
+    loudness = np.exp(-((harmonics - 500) / 400) ** 2) + 0.5 * np.exp(-((harmonics - 1500) / 500) ** 2)
+    phases = np.random.default_rng(0).uniform(0, 2 * np.pi, len(harmonics))
+    vowel = (loudness[:, None] * np.sin(2 * np.pi * harmonics[:, None] * t + phases[:, None])).sum(axis=0)
+    return (0.5 * np.hanning(len(t)) * vowel / np.abs(vowel).max()).astype(np.float32)
+
+
+def test_a_voiceprint_tells_a_lower_voice_apart_far_more_than_the_same_voice_swelling():
+    from speech_mnist.stamps import voiceprint
+
+    voice = harmonic_voice(125)
+    swelling = voice * (0.7 + 0.3 * np.sin(2 * np.pi * 3 * np.arange(len(voice)) / 8000)).astype(np.float32)
+    lower = np.linalg.norm(voiceprint(harmonic_voice(110), 8000) - voiceprint(voice, 8000))
+    # how loud each band is over the word, not how much it moves: a word's rhythm is not its speaker's
+    assert np.linalg.norm(voiceprint(swelling, 8000) - voiceprint(voice, 8000)) < 0.1 * lower
+
+
 def test_speaker_features_are_the_voiceprint_the_stamp_or_one_of_the_cnns_outputs():
     stamps = {"x": np.arange(24, dtype=np.float32).reshape(2, 4, 3), "voice": np.ones((2, 64), np.float32)}
     features = {"conv": np.ones((2, 5), np.float32), "logits": np.zeros((2, 10), np.float32)}
