@@ -18,7 +18,7 @@ import pandas as pd
 
 from .audio import read_audio, write_wav
 from .config import resolve_path
-from .noise import load_noise, loop_noise, room_tone
+from .noise import loop_noise, noise_clips, room_tone
 from .recording import RecordingName
 from .workers import streamed
 
@@ -182,7 +182,7 @@ def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame
             continue
         takes = find_clip_takes(resolve_path(corpus["root"]), spec)
         rate = spec["sample_rate"]
-        noises = load_noise(resolve_path(corpus["noise"]), rate)
+        noises = noise_clips(corpus, rate, corpus["seed"])  # corpus.noise, or without one, room tone
 
         def planned():
             for (speaker, take), paths in sorted(takes.items()):

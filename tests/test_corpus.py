@@ -106,6 +106,16 @@ def test_recording_names_parse_or_say_why():
             raise AssertionError(f"{bad} parsed")
 
 
+def test_a_clips_corpus_without_a_noise_folder_gets_room_tone(tmp_path, shared_corpora):
+    overrides = ["corpus=fsdd", f"corpus.root={shared_corpora}", "corpus.espeak_takes=0", "corpus.noise=null",
+                 "corpus.vocabs.num.clips='fsdd/recordings/{index}_{speaker}_1.wav'"]
+    ws = make_workspace(tmp_path / "ws", overrides)
+    result = run_stage(ws, "synthesize")
+    assert result.returncode == 0, result.stderr[-2000:]
+    boundaries = pd.read_csv(ws / "data/recordings/boundaries.csv")
+    assert boundaries.loc[boundaries["vocab"] == "num", "recording"].nunique() == 5
+
+
 def test_clips_stage_builds_recordings_with_true_boundaries(tmp_path, shared_corpora):
     overrides = ["corpus=fsdd", f"corpus.root={shared_corpora}", "corpus.espeak_takes=1", "corpus.voices.count=2", "preset=unknown",
                  "corpus.vocabs.num.clips='fsdd/recordings/{index}_{speaker}_1.wav'"]
