@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import UserError
 from .files import load_npz
-from .stamps import FEATURES
+from .stamps import FEATURES, VOICEPRINT_LAYOUT
 from .unknown import best_words
 
 class SpeakersMissing(UserError, ValueError):
@@ -107,6 +107,8 @@ def save(model: SpeakerModel, folder: Path) -> None:
 
     save_svm(model.svm, folder / "svm.skops")
     about = {"speakers": model.names, "features": model.features}
+    if model.features in (VOICE, WORD_VOICE):
+        about["voiceprint"] = VOICEPRINT_LAYOUT
     if model.word_means is not None:
         about["word_means"] = model.word_means.tolist()  # JSON floats read back exactly
     (folder / "speakers.json").write_text(json.dumps(about, indent=2) + "\n")
@@ -119,11 +121,15 @@ def save_unavailable(reason: str, folder: Path) -> None:
 
 
 def load(folder: Path) -> SpeakerModel:
-    """The speaker model that save wrote; SpeakersMissing if train_svm could not make one."""
+    """The speaker model that save wrote; SpeakersMissing if train_svm could not make one, or made
+    it from voiceprints unlike today's (its SVM would read them and name the wrong speakers)."""
     from .transfer import load_svm
 
     about = json.loads((folder / "speakers.json").read_text())
     if "unavailable" in about:
         raise SpeakersMissing(f"no speaker model: {about['unavailable']}")
+    if about["features"] in (VOICE, WORD_VOICE) and about.get("voiceprint") != VOICEPRINT_LAYOUT:
+        raise SpeakersMissing(f"{folder} was made from another voiceprint ({about.get('voiceprint', 'an older one')}, "
+                              f"not the {VOICEPRINT_LAYOUT}): `dvc repro` makes it anew")
     means = np.array(about["word_means"]) if "word_means" in about else None
     return SpeakerModel(load_svm(folder / "svm.skops"), about["speakers"], about["features"], means)

@@ -22,7 +22,7 @@ def test_a_voiceprint_ignores_the_level_and_the_quiet_room_around_the_word():
     from speech_mnist.audio import resample
     from speech_mnist.corpus import trim_silence
     from speech_mnist.espeak import Espeak
-    from speech_mnist.stamps import voiceprint
+    from speech_mnist.stamps import VOICEPRINT_BANDS, voiceprint
 
     engine = Espeak()
     word = resample(trim_silence(engine.say("seven", "en-us+m3", 150, 50)).astype(np.float32) / 32768,
@@ -30,7 +30,7 @@ def test_a_voiceprint_ignores_the_level_and_the_quiet_room_around_the_word():
     room = 1e-3 * np.random.default_rng(0).standard_normal(2400).astype(np.float32)  # -60 dB, 0.3 s each side
     alone, quieter = voiceprint(word, 8000), voiceprint(0.25 * word, 8000)
     in_room = voiceprint(np.concatenate([room, word, room]), 8000)
-    assert alone.shape == (64,) and np.allclose(alone, quieter, atol=1e-3)
+    assert alone.shape == (VOICEPRINT_BANDS,) and np.allclose(alone, quieter, atol=1e-3)
     assert np.linalg.norm(in_room - alone) < 0.1 * np.linalg.norm(alone)
     other_voice = resample(trim_silence(engine.say("seven", "en+f4", 150, 50)).astype(np.float32) / 32768,
                            engine.sample_rate, 8000)
@@ -97,6 +97,21 @@ def test_a_speaker_model_with_word_means_reads_back_exactly(tmp_path):
     assert np.array_equal(back.word_means, means) and back.word_means.dtype == np.float64
     speakers.save(speakers.SpeakerModel(svm, ["ann", "bob"], "voice"), tmp_path)
     assert speakers.load(tmp_path).word_means is None
+
+
+@pytest.mark.parametrize("voiceprint", ["mean and spread of 32 log-mel bands", None])
+def test_a_speaker_model_made_from_another_voiceprint_is_refused_not_misread(tmp_path, voiceprint):
+    from sklearn.svm import LinearSVC
+
+    svm = LinearSVC().fit(np.random.default_rng(0).standard_normal((6, 3)), [0, 1, 0, 1, 0, 1])
+    speakers.save(speakers.SpeakerModel(svm, ["ann", "bob"], "voice"), tmp_path)
+    about = json.loads((tmp_path / "speakers.json").read_text())
+    about["voiceprint"] = voiceprint  # None: a model from before the layout was written down
+    (tmp_path / "speakers.json").write_text(json.dumps({k: v for k, v in about.items() if v is not None}))
+    with pytest.raises(speakers.SpeakersMissing, match="another voiceprint.*dvc repro"):
+        speakers.load(tmp_path)
+    speakers.save(speakers.SpeakerModel(svm, ["ann", "bob"], "stamp"), tmp_path)  # no voiceprint in it
+    assert speakers.load(tmp_path).features == "stamp"
 
 
 @pytest.mark.slow
