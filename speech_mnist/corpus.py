@@ -182,7 +182,7 @@ def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame
             continue
         takes = find_clip_takes(resolve_path(corpus["root"]), spec)
         rate = spec["sample_rate"]
-        noises = noise_clips(corpus, rate, corpus["seed"])  # corpus.noise, or without one, room tone
+        noises = noise_clips(corpus, rate, corpus["seed"] + 1)  # corpus.noise, or room tone (not rng's draws)
 
         def planned():
             for (speaker, take), paths in sorted(takes.items()):

@@ -32,7 +32,7 @@ def strip_zeros(samples: np.ndarray) -> np.ndarray:
 
 
 def room_tone(length: int, rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Synthetic background: pink-ish noise plus a faint mains hum, for the offline corpus."""
+    """Synthetic background: pink-ish noise plus a faint mains hum, for a corpus without room noise."""
     white = rng.standard_normal(length)
     pink = np.cumsum(white) * 0.02 + white  # a random walk adds low-frequency weight
     pink -= np.convolve(pink, np.ones(401) / 401, mode="same")  # but no drift
@@ -41,7 +41,8 @@ def room_tone(length: int, rate: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def noise_clips(corpus: dict, rate: int, seed: int) -> list[np.ndarray]:
-    """Room noise for augmentation: the corpus's noise folder, or else synthetic room tone."""
+    """Room noise for a corpus's recordings and for augmentation: the corpus's noise folder, or
+    else 5 s of synthetic room tone."""
     if corpus.get("noise"):
         return load_noise(resolve_path(corpus["noise"]), rate)
     return [room_tone(rate * 5, rate, np.random.default_rng(seed))]

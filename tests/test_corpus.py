@@ -113,7 +113,12 @@ def test_a_clips_corpus_without_a_noise_folder_gets_room_tone(tmp_path, shared_c
     result = run_stage(ws, "synthesize")
     assert result.returncode == 0, result.stderr[-2000:]
     boundaries = pd.read_csv(ws / "data/recordings/boundaries.csv")
-    assert boundaries.loc[boundaries["vocab"] == "num", "recording"].nunique() == 5
+    num = boundaries[boundaries["vocab"] == "num"]
+    assert num["recording"].nunique() == 5
+    first = num.iloc[0]
+    samples, rate = sf.read(ws / "data/recordings" / first["recording"], dtype="float32")
+    before_the_first_word = samples[:int(first["start"] * rate)]
+    assert len(before_the_first_word) > 0.25 * rate and np.sqrt(np.mean(before_the_first_word ** 2)) > 1e-4  # room tone, not silence
 
 
 def test_clips_stage_builds_recordings_with_true_boundaries(tmp_path, shared_corpora):
