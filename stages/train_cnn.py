@@ -19,14 +19,17 @@ from speech_mnist.stamps import load_split, save_features
 from speech_mnist.unknown import has_unknown_class
 
 
-def unknown_class(params: dict, paths, stamp_shape: tuple) -> tuple[np.ndarray, list, np.ndarray]:
+def unknown_class(params: dict, paths, digit_files: list, stamp_shape: tuple) -> tuple[np.ndarray, list, np.ndarray]:
     """The "unknown" class: the training stamps of corpus.unknown's words, their files (for
-    augmentation), and stamps of train.unknown_sounds non-speech sounds; either may be empty."""
+    augmentation), and stamps of train.unknown_sounds non-speech sounds and of
+    train.unknown_reversed training words of the digit vocab played backwards; any may be empty."""
+    none = np.zeros((0, *stamp_shape), np.float32)
     other = paths.stamps / f"{params['corpus'].get('unknown')}.npz"
-    x_other, _, info = load_split(other, "train") if other.exists() else (np.zeros((0, *stamp_shape), np.float32), None, {"path": []})
-    count = params["train"]["unknown_sounds"]
-    sounds = train.unknown_sounds(count, params) if count else np.zeros((0, *stamp_shape), np.float32)
-    return x_other, [paths.words / p for p in info["path"]], sounds
+    x_other, _, info = load_split(other, "train") if other.exists() else (none, None, {"path": []})
+    counts = params["train"]
+    sounds = train.unknown_sounds(counts["unknown_sounds"], params) if counts["unknown_sounds"] else none
+    backwards = train.reversed_words(digit_files, counts["unknown_reversed"], params) if counts["unknown_reversed"] else none
+    return x_other, [paths.words / p for p in info["path"]], np.concatenate([sounds, backwards])
 
 
 def trained_cnn(params: dict, paths, run: tracking.StageRun):
@@ -40,11 +43,11 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
     classes = len(info["vocab"])
     models.seed_everything(params["train"]["seed"])
     if has_unknown_class(params):  # the last class: other words, and sounds that are not words
-        other, other_files, sounds = unknown_class(params, paths, x_train.shape[1:])
+        other, other_files, sounds = unknown_class(params, paths, files, x_train.shape[1:])
         x_train = np.concatenate([x_train, other, sounds])
         y_train = np.concatenate([y_train, np.full(len(other) + len(sounds), classes)])
         files, classes = files + other_files, classes + 1
-        print(f"unknown: {len(other)} other words, {len(sounds)} non-speech sounds")
+        print(f"unknown: {len(other)} other words, {len(sounds)} non-speech sounds and words played backwards")
     if params["train"]["augment"]["copies"]:
         x_more, y_more = train.augmented_copies(files, y_train[:len(files)], params)
         x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])

@@ -9,11 +9,11 @@ import pytest
 import soundfile as sf
 import yaml
 
-from conftest import TINY, make_dvc_workspace, run
+from conftest import TINY, compose, make_dvc_workspace, run
 from speech_mnist.files import load_npz
 from speech_mnist.noise import nonspeech, room_tone
 from speech_mnist.transfer import load_svm
-from speech_mnist.unknown import accepted, best_words, det_table, rejection_metrics
+from speech_mnist.unknown import accepted, best_words, det_table, has_unknown_class, rejection_metrics
 
 
 def test_rejection_metrics_count_rejects_and_accepts_at_the_threshold():
@@ -48,11 +48,17 @@ def test_nonspeech_sounds_are_reproducible_varied_and_not_silent():
     assert all(s.dtype == np.float32 and 0.4 < np.abs(s).max() <= 0.5 for s in sounds)
 
 
+def test_reversed_words_join_an_unknown_class_but_never_make_one():
+    fsdd = compose(["corpus=fsdd"])  # its tuning asks for reversed words: they wait for preset=unknown
+    assert fsdd["train"]["unknown_reversed"] > 0 and not has_unknown_class(fsdd)
+    assert has_unknown_class(compose(["corpus=fsdd", "preset=unknown"]))
+
+
 @pytest.mark.slow
 def test_preset_unknown_learns_an_unknown_class_and_predict_says_unknown(tmp_path):
     from test_bad_input import spoken
 
-    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "preset=unknown", "train.unknown_sounds=20"])
+    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "preset=unknown", "train.unknown_sounds=20", "train.unknown_reversed=10"])
     run([sys.executable, "-m", "dvc", "repro"], cwd=ws, check=True)
     digits = json.loads((ws / "metrics/evaluate.json").read_text())
     for model in ("cnn", "svm"):
