@@ -12,7 +12,8 @@ from .stamps import FEATURES, VOICEPRINT_LAYOUT
 from .unknown import best_words
 
 class SpeakersMissing(UserError, ValueError):
-    """The corpus has too few speakers with words on both sides of the split."""
+    """No speaker model to use: too few speakers with words on both sides of the split, or a model
+    made from another voiceprint than today's."""
 
 
 STAMP = "stamp"  # the word's own stamp, flattened, rather than anything the digit CNN made of it

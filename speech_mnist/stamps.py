@@ -72,6 +72,7 @@ def features(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
 VOICEPRINT_BANDS = 64
 VOICEPRINT_WINDOW = 0.064  # seconds: long enough to resolve a voice's harmonics, not only its formants
 # What a speaker model learned from: a model made from any other print is refused, not misread
+# (change it whenever voiceprint() changes)
 VOICEPRINT_LAYOUT = f"mean of {VOICEPRINT_BANDS} log-mel bands from {VOICEPRINT_WINDOW * 1000:g} ms windows"
 
 
