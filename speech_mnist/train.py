@@ -79,17 +79,18 @@ def unknown_sounds(count: int, params: dict) -> np.ndarray:
     rooms = noise_clips(params["corpus"], rate, seed)
     sounds = [nonspeech(rate, rng, rooms[int(rng.integers(len(rooms)))]) for _ in range(count)]
     stamps = [make_stamps(sounds[i:i + EMBED_BATCH], rate, params["stamp"]) for i in range(0, count, EMBED_BATCH)]
-    return np.concatenate(stamps)[..., None].astype(np.float32)
+    return np.concatenate([make_stamps([], rate, params["stamp"]), *stamps])[..., None].astype(np.float32)
 
 
 def reversed_words(word_paths: list[Path], count: int, params: dict) -> np.ndarray:
     """Stamps of `count` of the vocab's own training words played backwards: examples of the
     "unknown" class in the very voices, microphones and rooms of the in-vocab words, so that the
-    class cannot be told by how it was recorded (corpus.unknown's words are all eSpeak's)."""
+    class cannot be told by how it was recorded (corpus.unknown's words are all eSpeak's).
+    They go in as they are: no augmented copies."""
     rate = params["audio"]["sample_rate"]
     rng = np.random.default_rng(params["train"]["seed"] + 2)  # its own draws: no copy or sound changes
     chosen = np.sort(rng.choice(len(word_paths), min(count, len(word_paths)), replace=False))
-    stamps = []
+    stamps = [make_stamps([], rate, params["stamp"])]  # none chosen: no stamps, of the right shape
     for first in range(0, len(chosen), EMBED_BATCH):  # a batch of words at a time: flat memory
         words = [read_audio(word_paths[i], rate)[::-1].copy() for i in chosen[first:first + EMBED_BATCH]]
         stamps.append(make_stamps(words, rate, params["stamp"]))

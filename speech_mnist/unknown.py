@@ -2,7 +2,8 @@
 
 Two parts, as keyword spotters have them:
 - an extra class, the models' last: the CNN learns it from the training words of corpus.unknown
-  (other words, said by the same voices) and from non-speech sounds (train.unknown_sounds); the
+  (other words, said by the same voices), from non-speech sounds (train.unknown_sounds) and from
+  training words of the digit vocab played backwards (train.unknown_reversed); the
   transfer SVM from what the CNN makes of those other words. It takes score away from every word;
 - a threshold on the best in-vocab score (conf/reject/): below it, the word is "unknown".
 The threshold is a setting, chosen on validation speakers (bench/unknown.py), not on the words a

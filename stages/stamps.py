@@ -1,8 +1,9 @@
 """Stage stamps: data/words/ -> data/stamps/<vocab>.npz, one fixed-size stamp per word.
 
 Each dataset holds x (words x bands x frames), y (index into vocab), vocab, voice (each
-word's voiceprint, for who is speaking), and the provenance columns word, recording, speaker, take and split (train or test, by speaker or
-by take as the corpus's vocab says). Load with np.load(..., allow_pickle=False).
+word's voiceprint, for who is speaking), and the provenance columns word, recording, speaker,
+take and split (train or test, by speaker or by take as the corpus's vocab says).
+Load with np.load(..., allow_pickle=False).
 """
 
 import shutil

@@ -3,7 +3,7 @@
 The architecture comes from conf/model/, training from conf/train/. Per-epoch loss and
 accuracy (on the training and the held-out split) go to MLflow and to metrics/train_cnn.json.
 With an "unknown" class (speech_mnist/unknown.py), the CNN also learns the words of
-corpus.unknown and non-speech sounds as its last class.
+corpus.unknown, non-speech sounds and digit words played backwards as its last class.
 Then, with the CNN still in memory, what it makes of every word of every vocab (probabilities,
 logits, embedding, conv maps) goes to data/features/: train_svm and evaluate read it there
 and never start TensorFlow.
@@ -19,17 +19,17 @@ from speech_mnist.stamps import load_split, save_features
 from speech_mnist.unknown import has_unknown_class
 
 
-def unknown_class(params: dict, paths, digit_files: list, stamp_shape: tuple) -> tuple[np.ndarray, list, np.ndarray]:
-    """The "unknown" class: the training stamps of corpus.unknown's words, their files (for
-    augmentation), and stamps of train.unknown_sounds non-speech sounds and of
-    train.unknown_reversed training words of the digit vocab played backwards; any may be empty."""
-    none = np.zeros((0, *stamp_shape), np.float32)
+def unknown_class(params: dict, paths, digit_files: list, empty: np.ndarray) -> tuple[np.ndarray, list]:
+    """The "unknown" class's training stamps: corpus.unknown's training words (first: their files,
+    returned too, get augmented copies), train.unknown_sounds non-speech sounds, and
+    train.unknown_reversed of the digit vocab's training words played backwards."""
     other = paths.stamps / f"{params['corpus'].get('unknown')}.npz"
-    x_other, _, info = load_split(other, "train") if other.exists() else (none, None, {"path": []})
-    counts = params["train"]
-    sounds = train.unknown_sounds(counts["unknown_sounds"], params) if counts["unknown_sounds"] else none
-    backwards = train.reversed_words(digit_files, counts["unknown_reversed"], params) if counts["unknown_reversed"] else none
-    return x_other, [paths.words / p for p in info["path"]], np.concatenate([sounds, backwards])
+    x_other, _, info = load_split(other, "train") if other.exists() else (empty, None, {"path": []})
+    sounds = train.unknown_sounds(params["train"]["unknown_sounds"], params)
+    backwards = train.reversed_words(digit_files, params["train"]["unknown_reversed"], params)
+    print(f"unknown: {len(x_other)} other words, {len(sounds)} non-speech sounds, "
+          f"{len(backwards)} digit words played backwards")
+    return np.concatenate([x_other, sounds, backwards]), [paths.words / p for p in info["path"]]
 
 
 def trained_cnn(params: dict, paths, run: tracking.StageRun):
@@ -42,12 +42,11 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
     files = [paths.words / p for p in info["path"]]
     classes = len(info["vocab"])
     models.seed_everything(params["train"]["seed"])
-    if has_unknown_class(params):  # the last class: other words, and sounds that are not words
-        other, other_files, sounds = unknown_class(params, paths, files, x_train.shape[1:])
-        x_train = np.concatenate([x_train, other, sounds])
-        y_train = np.concatenate([y_train, np.full(len(other) + len(sounds), classes)])
-        files, classes = files + other_files, classes + 1
-        print(f"unknown: {len(other)} other words, {len(sounds)} non-speech sounds and words played backwards")
+    if has_unknown_class(params):  # the last class: other words, sounds that are not words, words backwards
+        unknown, unknown_files = unknown_class(params, paths, files, x_train[:0])
+        x_train = np.concatenate([x_train, unknown])
+        y_train = np.concatenate([y_train, np.full(len(unknown), classes)])
+        files, classes = files + unknown_files, classes + 1  # y_train[:len(files)]: the other words follow the digits
     if params["train"]["augment"]["copies"]:
         x_more, y_more = train.augmented_copies(files, y_train[:len(files)], params)
         x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])

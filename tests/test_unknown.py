@@ -49,9 +49,34 @@ def test_nonspeech_sounds_are_reproducible_varied_and_not_silent():
 
 
 def test_reversed_words_join_an_unknown_class_but_never_make_one():
-    fsdd = compose(["corpus=fsdd"])  # its tuning asks for reversed words: they wait for preset=unknown
-    assert fsdd["train"]["unknown_reversed"] > 0 and not has_unknown_class(fsdd)
-    assert has_unknown_class(compose(["corpus=fsdd", "preset=unknown"]))
+    assert not has_unknown_class(compose(["train.unknown_reversed=150"]))
+    assert has_unknown_class(compose(["train.unknown_reversed=150", "preset=unknown"]))
+    assert compose(["corpus=fsdd", "preset=unknown"])["train"]["unknown_reversed"] > 0  # the tuning's choice
+
+
+def test_reversed_words_are_the_stamps_of_training_words_reversed_stampswards(tmp_path):
+    import soundfile as sf
+
+    from speech_mnist.stamps import make_stamps
+    from speech_mnist.train import reversed_words
+
+    params = compose(["preset=fbank"])  # a spectrogram stamp: quick, and the sweeps show in it
+    rate = params["audio"]["sample_rate"]
+    t = np.arange(rate // 2) / rate
+    paths = []
+    for i, start_hz in enumerate([200, 400, 800]):  # rising sweeps: backwards, each one falls
+        paths.append(tmp_path / f"{i}.wav")
+        sf.write(paths[-1], (0.5 * np.sin(2 * np.pi * (start_hz + 1000 * t) * t)).astype(np.float32), rate)
+    backwards = reversed_words(paths, 2, params)
+    assert backwards.shape == (2, *make_stamps([np.zeros(rate // 2, np.float32)], rate, params["stamp"]).shape[1:], 1)
+    forwards = make_stamps([sf.read(p, dtype="float32")[0] for p in paths], rate, params["stamp"])
+    reversed_stamps = make_stamps([sf.read(p, dtype="float32")[0][::-1].copy() for p in paths], rate, params["stamp"])
+    matches = [[np.allclose(b[..., 0], p, atol=1e-4) for p in reversed_stamps] for b in backwards]
+    assert [sum(m) for m in matches] == [1, 1] and matches[0] != matches[1]  # two different words, each backwards
+    assert not any(np.allclose(b[..., 0], f, atol=1e-4) for b in backwards for f in forwards)
+    assert np.array_equal(reversed_words(paths, 2, params), backwards)  # the same words every time
+    assert len(reversed_words(paths, 10, params)) == 3  # never more than there are
+    assert reversed_words(paths, 0, params).shape == (0, *backwards.shape[1:])  # none: no stamps, the right shape
 
 
 @pytest.mark.slow
@@ -59,7 +84,8 @@ def test_preset_unknown_learns_an_unknown_class_and_predict_says_unknown(tmp_pat
     from test_bad_input import spoken
 
     ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "preset=unknown", "train.unknown_sounds=20", "train.unknown_reversed=10"])
-    run([sys.executable, "-m", "dvc", "repro"], cwd=ws, check=True)
+    built = run([sys.executable, "-m", "dvc", "repro"], cwd=ws, check=True)
+    assert "20 non-speech sounds, 10 digit words played backwards" in built.stdout
     digits = json.loads((ws / "metrics/evaluate.json").read_text())
     for model in ("cnn", "svm"):
         found = digits["unknown"][model]
