@@ -168,14 +168,14 @@ class Recogniser:
     def who(self, words: list[np.ndarray], stamps: np.ndarray, heard: dict) -> list[str | None]:
         """Each word's speaker by the speaker model, from the features it reads; None for every
         word without one."""
-        from .speakers import VOICE, WORD_VOICE, speaker_features
+        from .speakers import FROM_VOICEPRINTS, speaker_features
         from .stamps import voiceprint
 
         model = self.speaker_model
         if model is None:
             return [None] * len(stamps)
         rate = self.params["audio"]["sample_rate"]
-        prints = np.array([voiceprint(w, rate) for w in words]) if model.features in (VOICE, WORD_VOICE) else None
+        prints = np.array([voiceprint(w, rate) for w in words]) if model.features in FROM_VOICEPRINTS else None
         features = speaker_features(model.features, {"voice": prints, "x": stamps}, heard, model.word_means)
         return [model.names[int(i)] for i in model.svm.predict(features)]
 

@@ -21,6 +21,7 @@ VOICE = "voice"  # the word's voiceprint (stamps.voiceprint): its long-term aver
 # The voiceprint less the average voiceprint of the word the CNN heard: what is said shapes a
 # short word's spectrum as much as who says it, and taking the word's share out leaves more voice.
 WORD_VOICE = "word_voice"
+FROM_VOICEPRINTS = (VOICE, WORD_VOICE)  # the features made from stamps.voiceprint
 
 
 def average_prints(prints: np.ndarray, labels: np.ndarray, words: int) -> np.ndarray:
@@ -108,7 +109,7 @@ def save(model: SpeakerModel, folder: Path) -> None:
 
     save_svm(model.svm, folder / "svm.skops")
     about = {"speakers": model.names, "features": model.features}
-    if model.features in (VOICE, WORD_VOICE):
+    if model.features in FROM_VOICEPRINTS:
         about["voiceprint"] = VOICEPRINT_LAYOUT
     if model.word_means is not None:
         about["word_means"] = model.word_means.tolist()  # JSON floats read back exactly
@@ -129,7 +130,7 @@ def load(folder: Path) -> SpeakerModel:
     about = json.loads((folder / "speakers.json").read_text())
     if "unavailable" in about:
         raise SpeakersMissing(f"no speaker model: {about['unavailable']}")
-    if about["features"] in (VOICE, WORD_VOICE) and about.get("voiceprint") != VOICEPRINT_LAYOUT:
+    if about["features"] in FROM_VOICEPRINTS and about.get("voiceprint") != VOICEPRINT_LAYOUT:
         raise SpeakersMissing(f"{folder} was made from another voiceprint ({about.get('voiceprint', 'an older one')}, "
                               f"not the {VOICEPRINT_LAYOUT}): `dvc repro` makes it anew")
     means = np.array(about["word_means"]) if "word_means" in about else None

@@ -78,8 +78,7 @@ def unknown_sounds(count: int, params: dict) -> np.ndarray:
     rng = np.random.default_rng(seed + 1)  # not the augmentation's draws: adding sounds changes no copy
     rooms = noise_clips(params["corpus"], rate, seed)
     sounds = [nonspeech(rate, rng, rooms[int(rng.integers(len(rooms)))]) for _ in range(count)]
-    stamps = [make_stamps(sounds[i:i + EMBED_BATCH], rate, params["stamp"]) for i in range(0, count, EMBED_BATCH)]
-    return np.concatenate([make_stamps([], rate, params["stamp"]), *stamps])[..., None].astype(np.float32)
+    return class_stamps((sounds[i:i + EMBED_BATCH] for i in range(0, count, EMBED_BATCH)), rate, params["stamp"])
 
 
 def reversed_words(word_paths: list[Path], count: int, params: dict) -> np.ndarray:
@@ -90,10 +89,15 @@ def reversed_words(word_paths: list[Path], count: int, params: dict) -> np.ndarr
     rate = params["audio"]["sample_rate"]
     rng = np.random.default_rng(params["train"]["seed"] + 2)  # its own draws: no copy or sound changes
     chosen = np.sort(rng.choice(len(word_paths), min(count, len(word_paths)), replace=False))
-    stamps = [make_stamps([], rate, params["stamp"])]  # none chosen: no stamps, of the right shape
-    for first in range(0, len(chosen), EMBED_BATCH):  # a batch of words at a time: flat memory
-        words = [read_audio(word_paths[i], rate)[::-1].copy() for i in chosen[first:first + EMBED_BATCH]]
-        stamps.append(make_stamps(words, rate, params["stamp"]))
+    batches = ([read_audio(word_paths[i], rate)[::-1].copy() for i in chosen[first:first + EMBED_BATCH]]
+               for first in range(0, len(chosen), EMBED_BATCH))  # read a batch at a time: flat memory
+    return class_stamps(batches, rate, params["stamp"])
+
+
+def class_stamps(batches, rate: int, stamp: dict) -> np.ndarray:
+    """(n, bands, frames, 1) float32 stamps of batches of sounds, as the CNN trains on them; none: an
+    empty array of that shape."""
+    stamps = [make_stamps([], rate, stamp), *(make_stamps(batch, rate, stamp) for batch in batches)]
     return np.concatenate(stamps)[..., None].astype(np.float32)
 
 

@@ -81,4 +81,3 @@ def test_a_faster_copy_is_shorter_and_higher():
     assert abs(len(faster) - rate / 1.25) <= 2
     spectrum = np.abs(np.fft.rfft(faster))
     assert abs(np.argmax(spectrum) * rate / len(faster) - 625) < 5  # 500 Hz * 1.25
-
