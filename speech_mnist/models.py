@@ -59,18 +59,42 @@ def feature_model(model, features: str):
 
     if features not in (LOGITS, EMBEDDING, CONV):
         raise ValueError(f"transfer.features must be {LOGITS}, {EMBEDDING} or {CONV}, not {features!r}")
+    if isinstance(model.output, dict):  # an average of networks (average) has every output already
+        return keras.Model(model.inputs, model.output[features])
     output = model.get_layer(features).output
     if features == CONV:  # named: a loaded model's own Flatten may already be "flatten"
         output = layers.Flatten(name=f"{CONV}_features")(output)
     return keras.Model(model.inputs, output)
 
 
-def heads(model):
-    """The network with every output, by name: its probabilities and each kind of transfer feature."""
+def heads(model, name: str | None = None):
+    """The network with every output, by name: its probabilities and each kind of transfer feature
+    (an average of networks has them all already)."""
     import keras
 
+    if isinstance(model.output, dict):
+        return keras.Model(model.inputs, model.output, name=name)  # a fresh one, as below
     return keras.Model(model.inputs, {"probabilities": model.output,
-                                      **{kind: feature_model(model, kind).output for kind in (LOGITS, EMBEDDING, CONV)}})
+                                      **{kind: feature_model(model, kind).output for kind in (LOGITS, EMBEDDING, CONV)}},
+                       name=name)
+
+
+def average(networks: list):
+    """One network from several trained alike from different seeds (a deep ensemble): their
+    probabilities and logits averaged, their embeddings and conv maps side by side. Where the
+    members disagree, the average is unsure: an unseen speaker's digits are heard more often
+    right, and words outside the vocab more often rejected (conf/tuning/fsdd_pretrained.yaml).
+    One network is returned as it is."""
+    import keras
+    from keras import layers
+
+    if len(networks) == 1:
+        return networks[0]
+    stamp = keras.Input(shape=networks[0].input_shape[1:], name="stamp")
+    members = [heads(net, name=f"member_{i}")(stamp) for i, net in enumerate(networks)]
+    joined = {"probabilities": layers.Average(name="probabilities"), LOGITS: layers.Average(name=LOGITS),
+              EMBEDDING: layers.Concatenate(name=EMBEDDING), CONV: layers.Concatenate(name=CONV)}
+    return keras.Model(stamp, {out: join([m[out] for m in members]) for out, join in joined.items()}, name="average")
 
 
 # Stamps go through the network this many at a time when their outputs are kept: the outputs

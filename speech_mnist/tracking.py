@@ -311,13 +311,16 @@ def wait_until_ready(url: str, process, seconds: float) -> bool:
     return False
 
 
-def epoch_logger(run: StageRun):
-    """A Keras callback that logs every epoch's metrics to the stage's run."""
+def epoch_logger(run: StageRun, member: int = 0):
+    """A Keras callback that logs every epoch's metrics to the stage's run (those of the second
+    and later networks of an average as member<i>_<metric>)."""
     import keras
+
+    prefix = f"member{member}_" if member else ""
 
     class EpochLogger(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            run.log_metrics({k: float(v) for k, v in (logs or {}).items()}, step=epoch)
+            run.log_metrics({prefix + k: float(v) for k, v in (logs or {}).items()}, step=epoch)
 
     return EpochLogger()
 

@@ -33,7 +33,28 @@ def unknown_class(params: dict, paths, digit_files: list, empty: np.ndarray) -> 
 
 
 def trained_cnn(params: dict, paths, run: tracking.StageRun):
-    """The CNN fitted on the digit vocab's training stamps (and their augmented copies), and its history.
+    """The CNN: train.members networks, each trained as trained_network does from its own seed
+    (train.seed, +1, ...), averaged into one (models.average); and the last epoch's metrics."""
+    networks, last = [], []
+    for member in range(params["train"]["members"]):
+        seeded = {**params, "train": {**params["train"], "seed": params["train"]["seed"] + member}}
+        network, history = trained_network(seeded, paths, tracking.epoch_logger(run, member))
+        networks.append(network)
+        last.append({k: float(v[-1]) for k, v in history.history.items()})
+    metrics = {k: round(float(np.mean([m[k] for m in last])), 4) for k in last[0]}  # one network: its own
+    if len(networks) > 1:
+        model = models.average(networks)
+        digits = params["corpus"]["digits"]
+        x_test, y_test, _ = load_split(paths.stamps / f"{digits}.npz", "test")
+        heard = models.outputs(model, x_test[..., None])["probabilities"].argmax(axis=1)
+        metrics |= {"members": len(networks), "average_val_accuracy": round(float(np.mean(heard == y_test)), 4)}
+        return model, metrics
+    return networks[0], metrics
+
+
+def trained_network(params: dict, paths, epoch_logger):
+    """One network fitted on the digit vocab's training stamps (and their augmented copies), and its
+    history; train.seed draws its weights, its batches and its augmented copies.
 
     The stamps live only in here: gone before the features of every word are computed."""
     digits = params["corpus"]["digits"]
@@ -52,7 +73,7 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
         x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])
     print(f"training on {len(x_train)} stamps of {digits!r}, watching {len(x_test)} held out")
     model = models.build(params["model"], x_train.shape[1:3], classes)
-    history = train.fit(model, x_train, y_train, x_test, y_test, params["train"], [tracking.epoch_logger(run)])
+    history = train.fit(model, x_train, y_train, x_test, y_test, params["train"], [epoch_logger])
     return model, history
 
 
@@ -66,7 +87,7 @@ def main() -> None:
     params = load_params()
     paths = stage_paths(params)
     with tracking.StageRun("train_cnn", params) as run:  # MLflow loads in a helper process meanwhile
-        model, history = trained_cnn(params, paths, run)
+        model, metrics = trained_cnn(params, paths, run)
         models.save_keras(model, paths.cnn)
         models.save_lite(model, paths.cnn_lite)  # what `speech-mnist predict` runs, without TensorFlow
         shutil.rmtree(paths.features, ignore_errors=True)
@@ -74,8 +95,7 @@ def main() -> None:
         for vocab in dict.fromkeys([corpus["digits"], corpus["transfer"], corpus.get("unknown")]):
             if vocab and (paths.stamps / f"{vocab}.npz").exists():
                 write_features(model, paths.stamps / f"{vocab}.npz", paths.features / f"{vocab}.npz")
-    last = {k: round(float(v[-1]), 4) for k, v in history.history.items()}
-    write_metrics(paths.metrics / "train_cnn.json", {"epochs": params["train"]["epochs"], **last})
+    write_metrics(paths.metrics / "train_cnn.json", {"epochs": params["train"]["epochs"], **metrics})
 
 
 if __name__ == "__main__":

@@ -86,3 +86,45 @@ def test_another_seed_gives_other_weights(tmp_path):
     other = models.build(params["model"], SHAPE, 4)
     models.save_keras(other, tmp_path / "b.keras")
     assert (tmp_path / "a.keras").read_bytes() != (tmp_path / "b.keras").read_bytes()
+
+
+def members(count: int, classes: int = 4) -> list:
+    """`count` untrained networks from seeds 0, 1, ..., as train_cnn builds an average's members."""
+    networks = []
+    for seed in range(count):
+        models.seed_everything(seed)
+        networks.append(models.build(compose()["model"], SHAPE, classes))
+    return networks
+
+
+def test_an_average_of_networks_averages_their_probabilities_and_keeps_each_ones_features():
+    networks = members(2)
+    average = models.average(networks)
+    x = stamps(5, seed=4)[0]
+    alone = [models.outputs(net, x) for net in networks]
+    together = models.outputs(average, x)
+    assert sorted(together) == ["conv", "embedding", "logits", "probabilities"]
+    assert np.allclose(together["probabilities"], (alone[0]["probabilities"] + alone[1]["probabilities"]) / 2, atol=1e-6)
+    assert np.allclose(together["logits"], (alone[0]["logits"] + alone[1]["logits"]) / 2, atol=1e-5)
+    for kind in ("embedding", "conv"):  # side by side: a transfer SVM reads what every member heard
+        assert np.allclose(together[kind], np.hstack([alone[0][kind], alone[1][kind]]), atol=1e-5)
+        assert models.feature_model(average, kind).predict(x, verbose=0).shape == together[kind].shape
+    assert not np.allclose(alone[0]["probabilities"], alone[1]["probabilities"])  # the seeds made two networks
+    assert models.average(networks[:1]) is networks[0]  # one network: the very same, so its files are too
+
+
+def test_an_average_of_networks_saves_loads_back_safely_and_runs_without_tensorflow(tmp_path):
+    from speech_mnist.lite import LiteCnn
+
+    for name in ("a", "b"):  # as a rebuild makes it anew: the same bytes
+        average = models.average(members(3))
+        models.save_keras(average, tmp_path / f"{name}.keras")
+        models.save_lite(average, tmp_path / f"{name}.tflite")
+    for suffix in (".keras", ".tflite"):
+        assert (tmp_path / f"a{suffix}").read_bytes() == (tmp_path / f"b{suffix}").read_bytes()
+    loaded = models.load_keras(tmp_path / "a.keras")  # safe_mode: averaging and joining are Keras's own layers
+    x = stamps(6, seed=2)[0]
+    expected = models.outputs(average, x)
+    assert all(np.array_equal(models.outputs(loaded, x)[k], expected[k]) for k in expected)
+    lite = LiteCnn(tmp_path / "a.tflite").outputs(x)
+    assert all(np.allclose(lite[k], expected[k], atol=1e-4) for k in expected)
