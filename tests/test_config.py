@@ -58,3 +58,10 @@ def test_every_corpus_names_its_digit_and_transfer_vocabs(corpus):
     assert params["digits"] != params["transfer"]
     for spec in params["vocabs"].values():
         assert spec["split"]["by"] in ("speaker", "take")
+
+
+def test_real_speech_trains_an_average_of_networks_and_the_offline_default_one():
+    """corpus=fsdd's tuning averages networks (unseen speakers, unknown words); the synthetic
+    default trains one, within its rebuild-time budget."""
+    assert compose(["corpus=fsdd"])["train"]["members"] > 1
+    assert compose()["train"]["members"] == 1 == compose(["corpus=fsdd", "~tuning"])["train"]["members"]
