@@ -88,10 +88,12 @@ def average(networks: list):
     import keras
     from keras import layers
 
+    if not networks:
+        raise ValueError("an average needs at least one network")
     if len(networks) == 1:
         return networks[0]
     stamp = keras.Input(shape=networks[0].input_shape[1:], name="stamp")
-    members = [heads(net, name=f"member_{i}")(stamp) for i, net in enumerate(networks)]
+    members = [heads(net, name=f"member{i}")(stamp) for i, net in enumerate(networks)]
     joined = {"probabilities": layers.Average(name="probabilities"), LOGITS: layers.Average(name=LOGITS),
               EMBEDDING: layers.Concatenate(name=EMBEDDING), CONV: layers.Concatenate(name=CONV)}
     return keras.Model(stamp, {out: join([m[out] for m in members]) for out, join in joined.items()}, name="average")

@@ -2,8 +2,10 @@
 
 The architecture comes from conf/model/, training from conf/train/. Per-epoch loss and
 accuracy (on the training and the held-out split) go to MLflow and to metrics/train_cnn.json.
-With an "unknown" class (speech_mnist/unknown.py), the CNN also learns the words of
-corpus.unknown, non-speech sounds and digit words played backwards as its last class.
+With train.members > 1, several networks are trained, each from its own seed, and averaged
+into one CNN (models.average). With an "unknown" class (speech_mnist/unknown.py), the CNN also
+learns the words of corpus.unknown, non-speech sounds and digit words played backwards as its
+last class.
 Then, with the CNN still in memory, what it makes of every word of every vocab (probabilities,
 logits, embedding, conv maps) goes to data/features/: train_svm and evaluate read it there
 and never start TensorFlow.
@@ -34,22 +36,28 @@ def unknown_class(params: dict, paths, digit_files: list, empty: np.ndarray) -> 
 
 def trained_cnn(params: dict, paths, run: tracking.StageRun):
     """The CNN: train.members networks, each trained as trained_network does from its own seed
-    (train.seed, +1, ...), averaged into one (models.average); and the last epoch's metrics."""
+    (train.seed, +1, ...), averaged into one (models.average); and its metrics: one network's
+    last epoch, or the average's held-out accuracy and the members' last epochs, averaged."""
+    count = params["train"]["members"]
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ValueError(f"train.members must be a whole number of networks, 1 or more, not {count!r}")
     networks, last = [], []
-    for member in range(params["train"]["members"]):
+    for member in range(count):
         seeded = {**params, "train": {**params["train"], "seed": params["train"]["seed"] + member}}
         network, history = trained_network(seeded, paths, tracking.epoch_logger(run, member))
         networks.append(network)
-        last.append({k: float(v[-1]) for k, v in history.history.items()})
-    metrics = {k: round(float(np.mean([m[k] for m in last])), 4) for k in last[0]}  # one network: its own
-    if len(networks) > 1:
-        model = models.average(networks)
-        digits = params["corpus"]["digits"]
-        x_test, y_test, _ = load_split(paths.stamps / f"{digits}.npz", "test")
-        heard = models.outputs(model, x_test[..., None])["probabilities"].argmax(axis=1)
-        metrics |= {"members": len(networks), "average_val_accuracy": round(float(np.mean(heard == y_test)), 4)}
-        return model, metrics
-    return networks[0], metrics
+        last.append({k: round(float(v[-1]), 4) for k, v in history.history.items()})
+    if count == 1:
+        return networks[0], last[0]
+    model = models.average(networks)
+    digits = params["corpus"]["digits"]
+    x_test, y_test, _ = load_split(paths.stamps / f"{digits}.npz", "test")
+    heard = model.predict(x_test[..., None], batch_size=256, verbose=0)["probabilities"].argmax(axis=1)
+    accuracy = round(float(np.mean(heard == y_test)), 4)
+    # after member 0's epochs: the run's val_accuracy (the runs table's column) is the average's
+    run.log_metrics({"val_accuracy": accuracy}, step=params["train"]["epochs"])
+    members_mean = {f"members_mean_{k}": round(float(np.mean([m[k] for m in last])), 4) for k in last[0]}
+    return model, {"members": count, "val_accuracy": accuracy, **members_mean}
 
 
 def trained_network(params: dict, paths, epoch_logger):

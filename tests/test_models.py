@@ -88,12 +88,12 @@ def test_another_seed_gives_other_weights(tmp_path):
     assert (tmp_path / "a.keras").read_bytes() != (tmp_path / "b.keras").read_bytes()
 
 
-def members(count: int, classes: int = 4) -> list:
+def members(count: int, classes: int = 4, params: dict | None = None) -> list:
     """`count` untrained networks from seeds 0, 1, ..., as train_cnn builds an average's members."""
     networks = []
     for seed in range(count):
         models.seed_everything(seed)
-        networks.append(models.build(compose()["model"], SHAPE, classes))
+        networks.append(models.build(params or compose()["model"], SHAPE, classes))
     return networks
 
 
@@ -113,11 +113,13 @@ def test_an_average_of_networks_averages_their_probabilities_and_keeps_each_ones
     assert models.average(networks[:1]) is networks[0]  # one network: the very same, so its files are too
 
 
-def test_an_average_of_networks_saves_loads_back_safely_and_runs_without_tensorflow(tmp_path):
+@pytest.mark.parametrize("model", ["default", "cnn_lstm"])
+def test_an_average_of_networks_saves_loads_back_safely_and_runs_without_tensorflow(tmp_path, model):
     from speech_mnist.lite import LiteCnn
 
+    params = compose([f"model={model}"])["model"]
     for name in ("a", "b"):  # as a rebuild makes it anew: the same bytes
-        average = models.average(members(3))
+        average = models.average(members(2, params=params))
         models.save_keras(average, tmp_path / f"{name}.keras")
         models.save_lite(average, tmp_path / f"{name}.tflite")
     for suffix in (".keras", ".tflite"):
@@ -128,3 +130,13 @@ def test_an_average_of_networks_saves_loads_back_safely_and_runs_without_tensorf
     assert all(np.array_equal(models.outputs(loaded, x)[k], expected[k]) for k in expected)
     lite = LiteCnn(tmp_path / "a.tflite").outputs(x)
     assert all(np.allclose(lite[k], expected[k], atol=1e-4) for k in expected)
+
+
+@pytest.mark.parametrize("count", ["0", "-1", "2.5", "true"])
+def test_train_cnn_refuses_a_number_of_members_that_is_not_one_or_more_networks(tmp_path, count):
+    from conftest import TINY, make_workspace, run, stage_command
+
+    result = run(stage_command("train_cnn"), make_workspace(tmp_path / "ws", [*TINY, f"train.members={count}"]), check=False)
+    assert result.returncode != 0 and "train.members must be a whole number of networks, 1 or more" in result.stderr
+    with pytest.raises(ValueError, match="at least one network"):
+        models.average([])
