@@ -41,17 +41,18 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
     count = params["train"]["members"]
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ValueError(f"train.members must be a whole number of networks, 1 or more, not {count!r}")
+    digits = paths.stamps / f"{params['corpus']['digits']}.npz"
+    split = {side: load_split(digits, side) for side in ("train", "test")}  # read once for every member
     networks, last = [], []
     for member in range(count):
         seeded = {**params, "train": {**params["train"], "seed": params["train"]["seed"] + member}}
-        network, history = trained_network(seeded, paths, tracking.epoch_logger(run, member))
+        network, history = trained_network(seeded, paths, split, tracking.epoch_logger(run, member))
         networks.append(network)
         last.append({k: round(float(v[-1]), 4) for k, v in history.history.items()})
     if count == 1:
         return networks[0], last[0]
     model = models.average(networks)
-    digits = params["corpus"]["digits"]
-    x_test, y_test, _ = load_split(paths.stamps / f"{digits}.npz", "test")
+    x_test, y_test, _ = split["test"]
     heard = model.predict(x_test[..., None], batch_size=256, verbose=0)["probabilities"].argmax(axis=1)
     accuracy = round(float(np.mean(heard == y_test)), 4)
     # after member 0's epochs: the run's val_accuracy (the runs table's column) is the average's
@@ -60,14 +61,14 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
     return model, {"members": count, "val_accuracy": accuracy, **members_mean}
 
 
-def trained_network(params: dict, paths, epoch_logger):
-    """One network fitted on the digit vocab's training stamps (and their augmented copies), and its
-    history; train.seed draws its weights, its batches and its augmented copies.
+def trained_network(params: dict, paths, split: dict, epoch_logger):
+    """One network fitted on the digit vocab's training stamps (`split`: load_split's train and
+    test), and their augmented copies, and its history; train.seed draws its weights, its batches
+    and its augmented copies.
 
-    The stamps live only in here: gone before the features of every word are computed."""
+    The stamps live only in here and in trained_cnn: gone before the features of every word are computed."""
     digits = params["corpus"]["digits"]
-    x_train, y_train, info = load_split(paths.stamps / f"{digits}.npz", "train")
-    x_test, y_test, _ = load_split(paths.stamps / f"{digits}.npz", "test")
+    (x_train, y_train, info), (x_test, y_test, _) = split["train"], split["test"]
     files = [paths.words / p for p in info["path"]]
     classes = len(info["vocab"])
     models.seed_everything(params["train"]["seed"])
