@@ -1,5 +1,4 @@
-"""The room: background noise (real clips, synthetic room tone) mixed under speech, reverberation,
-and the colour a microphone gives a voice.
+"""The room: background noise (real clips, synthetic room tone) mixed under speech, and reverberation.
 
 The corpus builders put noise under whole recordings; augmentation puts noise and echo on
 single training words; bench/robustness.py on test words.
@@ -94,28 +93,6 @@ def reverberate(samples: np.ndarray, impulse: np.ndarray) -> np.ndarray:
     wet = fftconvolve(samples, impulse)[:len(samples)]
     scale = np.sqrt(np.mean(samples**2) / (np.mean(wet**2) + 1e-12))
     return (wet * scale).astype(np.float32)
-
-
-COLOUR_LOWEST_HZ = 100.0  # below this, the gain of 100 Hz: speech has little there, and mains hum
-COLOUR_KNOTS = 6          # about one bend per octave at 8 kHz: a microphone's response, not a formant
-
-
-def colour(samples: np.ndarray, rate: int, max_db: float, rng: np.random.Generator,
-           knots: int = COLOUR_KNOTS) -> np.ndarray:
-    """`samples` as another microphone hears them, at the same loudness (RMS): a smooth random gain
-    curve, up to `max_db` louder or quieter at `knots` frequencies spaced evenly on a log axis
-    from 100 Hz to half the rate, and straight lines between them.
-
-    Microphones, their placement and laptops' processing tilt and bend a voice's spectrum; a
-    network trained on one kind of recording takes the bends for the voice.
-    """
-    spectrum = np.fft.rfft(samples)
-    frequencies = np.maximum(np.fft.rfftfreq(len(samples), 1 / rate), COLOUR_LOWEST_HZ)
-    at = np.geomspace(COLOUR_LOWEST_HZ, rate / 2, knots)
-    gain_db = np.interp(np.log(frequencies), np.log(at), rng.uniform(-max_db, max_db, knots))
-    coloured = np.fft.irfft(spectrum * 10 ** (gain_db / 20), n=len(samples))
-    scale = np.sqrt(np.mean(samples**2) / (np.mean(coloured**2) + 1e-12))
-    return (coloured * scale).astype(np.float32)
 
 
 # --- sounds that are not words -----------------------------------------------------------------

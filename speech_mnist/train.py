@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import read_audio, resample
-from .noise import colour, mix_noise, noise_clips, nonspeech, reverberate, room_impulse
+from .noise import mix_noise, noise_clips, nonspeech, reverberate, room_impulse
 from .stamps import EMBED_BATCH, make_stamps, read_at
 
 
@@ -63,8 +63,7 @@ def augmented_copies(word_paths: list[Path], labels: np.ndarray, params: dict) -
                 if augment["reverb"] and rng.uniform() < augment["reverb"]:
                     word = reverberate(word, room_impulse(rate, rng.uniform(*augment["rt60_s"]), rng))
                 noise = noises[int(rng.integers(len(noises)))]
-                word = mix_noise(word, noise, rng.uniform(*augment["noise_snr_db"]), rng)
-                noisy.append(colour(word, rate, augment["colour_db"], rng) if augment["colour_db"] else word)
+                noisy.append(mix_noise(word, noise, rng.uniform(*augment["noise_snr_db"]), rng))
                 warps.append(rng.uniform(1 - augment["warp"], 1 + augment["warp"]))
                 copy_labels.append(label)
         for image, warp in zip(make_stamps(noisy, rate, stamp), warps):
