@@ -19,12 +19,13 @@ from workspace import make_workspace, stage_command, venv_env  # noqa: E402
 
 SHARED_CORPORA = (REPO / ".." / "shared" / "corpora").resolve()
 
-# Small enough to run every stage in seconds: 4 voices, 1-2 takes, 2 epochs.
+# Small enough to run every stage in seconds: 4 voices, 1-2 takes, one network of 2 epochs.
 TINY = [
     "corpus.voices.count=4",
     "corpus.vocabs.num.takes=1",
     "corpus.vocabs.animals.takes=2",
     "train.epochs=2",
+    "train.members=1",
     "train.augment.copies=0",
     "transfer.curve_repeats=2",
     "transfer.curve_shots=[1,2]",
