@@ -67,3 +67,11 @@ def test_the_cnn_is_an_average_of_networks_and_more_of_them_for_real_speech():
     assert default > 1 and compose(["corpus=fsdd", "~tuning"])["train"]["members"] == default
     assert compose(["corpus=fsdd"])["train"]["members"] > default
     assert compose(TINY)["train"]["members"] == 1
+
+
+def test_an_unknown_class_is_trained_without_the_tunings_louder_noise():
+    """corpus=fsdd trains on louder room noise (robust in noisy rooms), but with an "unknown" class
+    that noise lets other words pass as digits: preset=unknown keeps the default's."""
+    noise = lambda overrides: compose(overrides)["train"]["augment"]["noise_snr_db"]  # noqa: E731
+    assert noise(["corpus=fsdd"])[0] < noise([])[0]
+    assert noise(["corpus=fsdd", "preset=unknown"]) == noise([]) == noise(["preset=unknown"])
