@@ -116,3 +116,10 @@ def fit(model, x_train, y_train, x_test, y_test, train: dict, callbacks=()):
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=train["epochs"],
                      batch_size=train["batch_size"], shuffle=True, verbose=2, callbacks=list(callbacks))
+
+
+def held_out_scores(probabilities: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy and cross-entropy (Keras's val_accuracy and val_loss) of class probabilities."""
+    right = probabilities[np.arange(len(labels)), labels]
+    return {"val_accuracy": round(float(np.mean(probabilities.argmax(axis=1) == labels)), 4),
+            "val_loss": round(float(-np.mean(np.log(np.clip(right, 1e-7, 1)))), 4)}

@@ -1,7 +1,7 @@
 """Stage train_cnn: the digit vocab's training stamps -> models/cnn.keras (and .tflite), data/features/.
 
 The architecture comes from conf/model/, training from conf/train/. Per-epoch loss and
-accuracy (on the training and the held-out split) go to MLflow and to metrics/train_cnn.json.
+accuracy (on the training and the held-out split) go to MLflow, the last to metrics/train_cnn.json.
 With train.members > 1, several networks are trained, each from its own seed, and averaged
 into one CNN (models.average). With an "unknown" class (speech_mnist/unknown.py), the CNN also
 learns the words of corpus.unknown, non-speech sounds and digit words played backwards as its
@@ -36,8 +36,9 @@ def unknown_class(params: dict, paths, digit_files: list, empty: np.ndarray) -> 
 
 def trained_cnn(params: dict, paths, run: tracking.StageRun):
     """The CNN: train.members networks, each trained as trained_network does from its own seed
-    (train.seed, +1, ...), averaged into one (models.average); and its metrics: one network's
-    last epoch, or the average's held-out accuracy and the members' last epochs, averaged."""
+    (train.seed, +1, ...), averaged into one (models.average); and its metrics, with the same
+    keys whatever the count: accuracy and loss of training's last epoch (the members' mean: each
+    network trains alone), and val_accuracy and val_loss of the CNN itself on the held-out words."""
     count = params["train"]["members"]
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
         raise ValueError(f"train.members must be a whole number of networks, 1 or more, not {count!r}")
@@ -50,15 +51,16 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
         networks.append(network)
         last.append({k: round(float(v[-1]), 4) for k, v in history.history.items()})
     if count == 1:
-        return networks[0], last[0]
+        return networks[0], {"members": 1, **last[0]}
     model = models.average(networks)
     x_test, y_test, _ = split["test"]
-    heard = model.predict(x_test[..., None], batch_size=256, verbose=0)["probabilities"].argmax(axis=1)
-    accuracy = round(float(np.mean(heard == y_test)), 4)
+    probabilities = model.predict(x_test[..., None], batch_size=256, verbose=0)["probabilities"]
+    held_out = train.held_out_scores(probabilities, y_test)
     # after member 0's epochs: the run's val_accuracy (the runs table's column) is the average's
-    run.log_metrics({"val_accuracy": accuracy}, step=params["train"]["epochs"])
-    members_mean = {f"members_mean_{k}": round(float(np.mean([m[k] for m in last])), 4) for k in last[0]}
-    return model, {"members": count, "val_accuracy": accuracy, **members_mean}
+    run.log_metrics(held_out, step=params["train"]["epochs"])
+    mean = {k: round(float(np.mean([m[k] for m in last])), 4) for k in last[0]}
+    return model, {"members": count, "accuracy": mean["accuracy"], "loss": mean["loss"], **held_out,
+                   "members_mean_val_accuracy": mean["val_accuracy"], "members_mean_val_loss": mean["val_loss"]}
 
 
 def trained_network(params: dict, paths, split: dict, epoch_logger):

@@ -194,7 +194,9 @@ def test_an_average_of_networks_runs_through_predicts_and_rebuilds_byte_identica
     ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "train.members=2"])
     repro(ws)
     metrics = json.loads((ws / "metrics/train_cnn.json").read_text())
-    assert metrics["members"] == 2 and {"val_accuracy", "members_mean_val_accuracy"} <= set(metrics)
+    # the keys of one network's metrics, so that `dvc metrics diff` and `dvc exp show` line up
+    assert metrics["members"] == 2 and {"accuracy", "loss", "val_accuracy", "val_loss", "members_mean_val_accuracy"} <= set(metrics)
+    assert 0 < metrics["val_loss"] and 0 <= metrics["val_accuracy"] <= 1
     client = MlflowClient(f"sqlite:///{ws / 'mlflow.db'}")
     run_id = next(r.info.run_id for r in client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
                   if r.data.tags["stage"] == "train_cnn")
@@ -213,5 +215,7 @@ def test_an_average_of_networks_runs_through_predicts_and_rebuilds_byte_identica
     (ws / "params.yaml").write_text(yaml.safe_dump(params))
     repro(ws, "train_cnn")
     one = load_npz(ws / "data/features/num.npz")
+    one_metrics = json.loads((ws / "metrics/train_cnn.json").read_text())
+    assert one_metrics["members"] == 1 and set(one_metrics) == set(metrics) - {"members_mean_val_accuracy", "members_mean_val_loss"}
     width = one["conv"].shape[1]
     assert two["conv"].shape[1] == 2 * width and np.allclose(two["conv"][:, :width], one["conv"], atol=1e-5)
