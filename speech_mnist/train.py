@@ -119,7 +119,8 @@ def fit(model, x_train, y_train, x_test, y_test, train: dict, callbacks=()):
 
 
 def held_out_scores(probabilities: np.ndarray, labels: np.ndarray) -> dict:
-    """Accuracy and cross-entropy (Keras's val_accuracy and val_loss) of class probabilities."""
-    right = probabilities[np.arange(len(labels)), labels]
+    """Accuracy and cross-entropy (Keras's val_accuracy and val_loss) of class probabilities; as
+    in Keras, a probability is clipped at 1e-7, so one word costs at most about 16."""
+    of_truth = probabilities[np.arange(len(labels)), labels]
     return {"val_accuracy": round(float(np.mean(probabilities.argmax(axis=1) == labels)), 4),
-            "val_loss": round(float(-np.mean(np.log(np.clip(right, 1e-7, 1)))), 4)}
+            "val_loss": round(float(-np.mean(np.log(np.clip(of_truth, 1e-7, 1)))), 4)}

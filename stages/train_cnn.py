@@ -1,7 +1,8 @@
 """Stage train_cnn: the digit vocab's training stamps -> models/cnn.keras (and .tflite), data/features/.
 
 The architecture comes from conf/model/, training from conf/train/. Per-epoch loss and
-accuracy (on the training and the held-out split) go to MLflow, the last to metrics/train_cnn.json.
+accuracy (on the training and the held-out split) go to MLflow; the last epoch's to
+metrics/train_cnn.json (with several networks: the average's own held-out figures, see trained_cnn).
 With train.members > 1, several networks are trained, each from its own seed, and averaged
 into one CNN (models.average). With an "unknown" class (speech_mnist/unknown.py), the CNN also
 learns the words of corpus.unknown, non-speech sounds and digit words played backwards as its
@@ -56,11 +57,10 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
     x_test, y_test, _ = split["test"]
     probabilities = model.predict(x_test[..., None], batch_size=256, verbose=0)["probabilities"]
     held_out = train.held_out_scores(probabilities, y_test)
-    # after member 0's epochs: the run's val_accuracy (the runs table's column) is the average's
+    # after the members' epochs: the run's last val_accuracy and val_loss (the runs table's columns) are the average's
     run.log_metrics(held_out, step=params["train"]["epochs"])
     mean = {k: round(float(np.mean([m[k] for m in last])), 4) for k in last[0]}
-    return model, {"members": count, "accuracy": mean["accuracy"], "loss": mean["loss"], **held_out,
-                   "members_mean_val_accuracy": mean["val_accuracy"], "members_mean_val_loss": mean["val_loss"]}
+    return model, {"members": count, **mean, **held_out, **{f"members_mean_{k}": mean[k] for k in held_out}}
 
 
 def trained_network(params: dict, paths, split: dict, epoch_logger):

@@ -195,7 +195,8 @@ def test_an_average_of_networks_runs_through_predicts_and_rebuilds_byte_identica
     repro(ws)
     metrics = json.loads((ws / "metrics/train_cnn.json").read_text())
     # the keys of one network's metrics, so that `dvc metrics diff` and `dvc exp show` line up
-    assert metrics["members"] == 2 and {"accuracy", "loss", "val_accuracy", "val_loss", "members_mean_val_accuracy"} <= set(metrics)
+    assert metrics["members"] == 2 and {"accuracy", "loss", "val_accuracy", "val_loss",
+                                        "members_mean_val_accuracy", "members_mean_val_loss"} <= set(metrics)
     assert 0 < metrics["val_loss"] and 0 <= metrics["val_accuracy"] <= 1
     client = MlflowClient(f"sqlite:///{ws / 'mlflow.db'}")
     run_id = next(r.info.run_id for r in client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
@@ -203,6 +204,7 @@ def test_an_average_of_networks_runs_through_predicts_and_rebuilds_byte_identica
     assert [m.step for m in client.get_metric_history(run_id, "member1_val_accuracy")] == [0, 1]  # each network's epochs
     history = client.get_metric_history(run_id, "val_accuracy")
     assert [m.step for m in history] == [0, 1, 2] and history[-1].value == metrics["val_accuracy"]  # then the average's
+    assert client.get_metric_history(run_id, "val_loss")[-1].value == metrics["val_loss"]
     recording = sorted((ws / "data/recordings").glob("num_*.wav"))[0]
     words = json.loads(predict(ws, "--json", str(recording), check=True).stdout)[0]["words"]
     assert len(words) == 10 and all(0 < w["score"] <= 1 for w in words)
