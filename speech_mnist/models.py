@@ -22,6 +22,9 @@ def build(model: dict, input_shape: tuple[int, int], classes: int):
     import keras
     from keras import layers
 
+    if not model["blocks"]:  # every CNN's features include its last conv block's maps (models.outputs)
+        raise ValueError("model.blocks must hold at least one conv block, e.g. [[16]]: the conv "
+                         "features that transfer=conv and train_cnn's features read are its maps")
     inputs = keras.Input(shape=(*input_shape, 1), name="stamp")
     x = inputs
     if model["kind"] == "cnn_lstm":

@@ -140,3 +140,9 @@ def test_train_cnn_refuses_a_number_of_members_that_is_not_one_or_more_networks(
     assert result.returncode != 0 and "train.members must be a whole number of networks, 1 or more" in result.stderr
     with pytest.raises(ValueError, match="at least one network"):
         models.average([])
+
+
+def test_a_cnn_without_conv_blocks_is_refused_with_the_reason():
+    """Every CNN's features include its last conv block's maps: without one, say so before training."""
+    with pytest.raises(ValueError, match="model.blocks must hold at least one conv block"):
+        models.build(compose(["model.blocks=[]"])["model"], SHAPE, 4)
