@@ -104,37 +104,16 @@ def class_stamps(batches, rate: int, stamp: dict) -> np.ndarray:
 # --- fitting ---------------------------------------------------------------------------------
 
 
-def mixup(x: np.ndarray, y: np.ndarray, classes: int, alpha: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """mixup (Zhang et al., 2018): every stamp blended with another drawn at random, and their one-hot
-    labels alike, by a weight from Beta(alpha, alpha) folded to at least 0.5 (each keeps most of
-    itself). Blends of eSpeak's voices sound like none of them: the CNN learns the space between."""
-    rng = np.random.default_rng(seed + 7)  # its own draws: no copy or "unknown" example changes
-    partner = rng.permutation(len(x))
-    weight = rng.beta(alpha, alpha, len(x)).astype(np.float32)
-    weight = np.maximum(weight, 1 - weight)
-    onehot = np.eye(classes, dtype=np.float32)[y]
-    mixed = np.empty_like(x)
-    for first in range(0, len(x), 8192):  # a block at a time: one more copy of the stamps, no more
-        block = slice(first, first + 8192)
-        w = weight[block].reshape(-1, *[1] * (x.ndim - 1))
-        mixed[block] = w * x[block] + (1 - w) * x[partner[block]]
-    return mixed, weight[:, None] * onehot + (1 - weight[:, None]) * onehot[partner]
-
-
 def fit(model, x_train, y_train, x_test, y_test, train: dict, callbacks=()):
-    """Train from the given seed; the held-out split is only watched, never used to choose.
-    y_train: class numbers, or (after mixup) a row of class weights for each stamp."""
+    """Train from the given seed; the held-out split is only watched, never used to choose."""
     import keras
 
     steps = train["epochs"] * int(np.ceil(len(x_train) / train["batch_size"]))
     # cosine decay to zero: the last epochs settle, so the saved model is not a lucky or unlucky step
     rate = keras.optimizers.schedules.CosineDecay(train["learning_rate"], steps) if train["cosine_decay"] \
         else train["learning_rate"]
-    soft = y_train.ndim == 2
-    if soft:
-        y_test = np.eye(y_train.shape[1], dtype=np.float32)[y_test]
-    model.compile(optimizer=keras.optimizers.Adam(rate), metrics=["accuracy"],
-                  loss="categorical_crossentropy" if soft else "sparse_categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.Adam(rate),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=train["epochs"],
                      batch_size=train["batch_size"], shuffle=True, verbose=2, callbacks=list(callbacks))
 

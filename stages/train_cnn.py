@@ -65,8 +65,8 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
 
 def trained_network(params: dict, paths, split: dict, epoch_logger):
     """One network fitted on the digit vocab's training stamps (`split`: load_split's train and
-    test), and their augmented copies, blended by train.mixup, and its history; train.seed draws its
-    weights, its batches, its augmented copies and its blends.
+    test), and their augmented copies, and its history; train.seed draws its weights, its batches
+    and its augmented copies.
 
     The stamps live only in here and in trained_cnn: gone before the features of every word are computed."""
     digits = params["corpus"]["digits"]
@@ -82,8 +82,6 @@ def trained_network(params: dict, paths, split: dict, epoch_logger):
     if params["train"]["augment"]["copies"]:
         x_more, y_more = train.augmented_copies(files, y_train[:len(files)], params)
         x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])
-    if params["train"]["mixup"]:  # reassigned: the unmixed stamps are freed before the fit
-        x_train, y_train = train.mixup(x_train, y_train, classes, params["train"]["mixup"], params["train"]["seed"])
     print(f"training on {len(x_train)} stamps of {digits!r}, watching {len(x_test)} held out")
     model = models.build(params["model"], x_train.shape[1:3], classes)
     history = train.fit(model, x_train, y_train, x_test, y_test, params["train"], [epoch_logger])

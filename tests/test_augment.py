@@ -81,30 +81,3 @@ def test_a_faster_copy_is_shorter_and_higher():
     assert abs(len(faster) - rate / 1.25) <= 2
     spectrum = np.abs(np.fft.rfft(faster))
     assert abs(np.argmax(spectrum) * rate / len(faster) - 625) < 5  # 500 Hz * 1.25
-
-
-def test_mixup_blends_each_stamp_with_another_and_their_labels_alike():
-    from speech_mnist.train import mixup
-
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((50, 6, 3, 1)).astype(np.float32)
-    y = np.arange(50) % 5
-    mixed, labels = mixup(x, y, 5, 0.4, seed=3)
-    assert mixed.shape == x.shape and mixed.dtype == np.float32 and labels.shape == (50, 5)
-    assert np.allclose(labels.sum(axis=1), 1) and np.all(labels[np.arange(50), y] >= 0.5)  # each keeps most of itself
-    for i in range(50):  # stamp i is w of itself and 1 - w of one partner j, and so is its label
-        found = []
-        for j in range(50):
-            d = (x[i] - x[j]).ravel()
-            w = float(d @ (mixed[i] - x[j]).ravel() / (d @ d)) if j != i else 1.0
-            if np.allclose(mixed[i], w * x[i] + (1 - w) * x[j], atol=1e-5):
-                found.append((j, w))
-        j, w = found[0]
-        expected = np.zeros(5)
-        expected[y[i]] += w
-        expected[y[j]] += 1 - w
-        assert 0.5 - 1e-6 <= w <= 1 and np.allclose(labels[i], expected, atol=1e-5)
-    assert not np.allclose(mixed, x)  # blended, not copied
-    again = mixup(x, y, 5, 0.4, seed=3)
-    assert np.array_equal(again[0], mixed) and np.array_equal(again[1], labels)  # the same blends every time
-    assert not np.array_equal(mixup(x, y, 5, 0.4, seed=4)[0], mixed)  # each network its own

@@ -69,14 +69,6 @@ def test_the_cnn_is_an_average_of_networks_and_more_of_them_for_real_speech():
     assert compose(TINY)["train"]["members"] == 1
 
 
-def test_mixup_blends_the_offline_default_only():
-    """mixup was chosen for eSpeak's voices through the embedding; real-speech training, the
-    filterbank stamp and an "unknown" class were measured without it and keep it off."""
-    assert compose()["train"]["mixup"] > 0 and compose(["corpus=folder"])["train"]["mixup"] > 0
-    for overrides in (["corpus=fsdd"], ["preset=fbank"], ["preset=unknown"], ["corpus=fsdd", "preset=unknown"]):
-        assert compose(overrides)["train"]["mixup"] == 0, overrides
-
-
 def test_an_unknown_class_is_trained_without_the_tunings_louder_noise():
     """corpus=fsdd trains on louder room noise (robust in noisy rooms), but with an "unknown" class
     that noise lets other words pass as digits: preset=unknown keeps the default's."""
