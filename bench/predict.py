@@ -1,6 +1,7 @@
 """Benchmark: `speech-mnist predict` end to end on real continuous speech the models never saw.
 
-    python bench/predict.py [--corpora ../shared/corpora] [--workspace DIR] [--offline] [--record]
+    python bench/predict.py [--corpora ../shared/corpora] [--workspace DIR] [--offline] [-S key=value ...]
+                            [--record]
 
 Runs the pipeline on the FSDD-built corpus (train on takes 5-49), then recognises the held-out
 continuous recordings (takes 0-4 of every speaker, joined with pauses and room noise) exactly as
@@ -8,6 +9,7 @@ continuous recordings (takes 0-4 of every speaker, joined with pauses and room n
 A true word counts as right when the detected word that overlaps it most carries its label.
 --offline: the models plain `dvc repro` builds offline (no real speech in training) recognise
 every FSDD-built recording (all 50 takes of the five speakers: none was ever heard).
+-S: another config for the models (e.g. -S 'predict.warps=[0.9,1.0,1.1]').
 """
 
 import argparse
@@ -41,19 +43,20 @@ def main() -> None:
     parser.add_argument("--corpora", type=Path, default=REPO.parent / "shared" / "corpora")
     parser.add_argument("--workspace", type=Path, help="reuse a workspace where this pipeline already ran on fsdd")
     parser.add_argument("--offline", action="store_true", help="the offline default's models, on every FSDD recording")
+    parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra Hydra override")
     parser.add_argument("--record", action="store_true", help="write the figures to docs/results.md")
     args = parser.parse_args()
     fsdd = ["corpus=fsdd", f"corpus.root={args.corpora.resolve()}"]
     with tempfile.TemporaryDirectory() as tmp:
         if args.offline:  # models from the offline default; recordings from the FSDD corpus builder
-            models_ws = make_workspace(Path(tmp) / "offline", dvc=True)
-            repro(models_ws)
+            models_ws = make_workspace(Path(tmp) / "offline", args.overrides, dvc=True)
+            repro(models_ws, args.overrides)
             corpus_ws = make_workspace(Path(tmp) / "fsdd", fsdd)
             run_stage(corpus_ws, "synthesize")
         else:
-            models_ws = corpus_ws = args.workspace or make_workspace(Path(tmp) / "fsdd", fsdd, dvc=True)
+            models_ws = corpus_ws = args.workspace or make_workspace(Path(tmp) / "fsdd", [*fsdd, *args.overrides], dvc=True)
             if args.workspace is None:
-                repro(models_ws, fsdd)
+                repro(models_ws, [*fsdd, *args.overrides])
         corpus = load_params(corpus_ws / "params.yaml")
         recordings_folder, digits = corpus_ws / corpus["paths"]["recordings"], corpus["corpus"]["digits"]
         truth = pd.read_csv(recordings_folder / "boundaries.csv")
@@ -74,12 +77,15 @@ def main() -> None:
                    f"right; {exact_count}/{recordings} recordings split into the right number of words")
         print(summary)
         if args.record:
+            config = " ".join(args.overrides)  # a section of its own for each config
             if args.offline:
-                record("predict offline", "`speech-mnist predict`, offline default models, on continuous FSDD recordings",
-                       [summary], f"{right / total:.1%} of the words (target ≥ 95%)")
+                record(" ".join(["predict offline", config]).strip(),
+                       f"`speech-mnist predict`, offline default models{f' ({config})' if config else ''}, "
+                       "on continuous FSDD recordings", [summary], f"{right / total:.1%} of the words (target ≥ 95%)")
             else:
-                record("predict", "`speech-mnist predict` end to end on held-out continuous FSDD recordings", [summary],
-                       f"{right / total:.1%} of the words of unseen takes")
+                record(" ".join(["predict", config]).strip(),
+                       f"`speech-mnist predict` end to end on held-out continuous FSDD recordings{f' ({config})' if config else ''}",
+                       [summary], f"{right / total:.1%} of the words of unseen takes")
 
 
 if __name__ == "__main__":
