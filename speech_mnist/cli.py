@@ -314,8 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also say who speaks each word (the speaker SVM that train_svm fits)")
     predict.add_argument("--warps", type=speeds, metavar="SPEEDS",
                          help="also hear each word played at these speeds, e.g. 0.9,1,1.1, and average the "
-                              "models' outputs: surer of voices unlike the training ones, each speed as slow "
-                              "again as one (default: predict.warps of the params, 1.0: as recorded)")
+                              "CNN's outputs; a small gain on voices unlike the training ones (docs/results.md), each "
+                              "speed as slow again as one (default: predict.warps of the params, 1.0: as recorded)")
     predict.set_defaults(run=cmd_predict)
 
     inspect = commands.add_parser(

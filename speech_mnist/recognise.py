@@ -104,7 +104,7 @@ class Recogniser:
         self.params = params
         self.reject = params.get("reject", {})  # params.yaml from before rejection: every word is accepted
         self.warps = params.get("predict", {}).get("warps", [1.0])  # params.yaml from before warps: as recorded
-        if not self.warps or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.5 <= w <= 2 for w in self.warps):
+        if not isinstance(self.warps, list) or not self.warps or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.5 <= w <= 2 for w in self.warps):
             raise BadWarps(f"predict.warps must be a list of speeds between 0.5 and 2 (1.0: as recorded), not {self.warps!r}")
         self.transfer = vocab is not None and vocab == corpus["transfer"]
         cnn_path, svm_path = root / params["paths"]["cnn_lite"], root / params["paths"]["svm"]

@@ -122,7 +122,7 @@ def test_predict_warps_average_the_cnns_outputs_over_the_speeds(built, tmp_path)
 
     from speech_mnist.audio import change_speed
     from speech_mnist.config import load_params
-    from speech_mnist.recognise import Recogniser, cut_recording
+    from speech_mnist.recognise import BadWarps, Recogniser, cut_recording
 
     samples, rate = spoken(["seven"], seed=5)
     sf.write(tmp_path / "seven.wav", samples, rate)
@@ -145,6 +145,9 @@ def test_predict_warps_average_the_cnns_outputs_over_the_speeds(built, tmp_path)
     assert typo.returncode == 2 and "0.9,x" in typo.stderr and "Traceback" not in typo.stderr
     too_fast = predict(built, "--warps", "3", str(tmp_path / "seven.wav"))
     assert too_fast.returncode == 2 and too_fast.stderr.count("\n") == 1 and "between 0.5 and 2" in too_fast.stderr
+    for bad in (0.9, [], [True], ["fast"]):  # as a hand-edited params.yaml may hold them
+        with pytest.raises(BadWarps, match="predict.warps must be a list of speeds"):
+            Recogniser({**params, "predict": {"warps": bad}}, root=built)
 
 
 def test_predict_reports_a_broken_file_in_one_line_and_goes_on(built, tmp_path):
