@@ -56,15 +56,6 @@ def resample(samples: np.ndarray, rate: int, target: int, dtype=np.float32) -> n
     return np.pad(found, (0, length - len(found))).astype(dtype)
 
 
-def change_speed(samples: np.ndarray, rate: int, factor: float) -> np.ndarray:
-    """The word played `factor` times as fast: shorter, higher, every formant moved by `factor`.
-
-    Speed perturbation (as Kaldi's): a cheap stand-in for another speaker's vocal tract and
-    tempo, in the audio, so it works for every kind of stamp.
-    """
-    return resample(samples, int(round(rate * factor)), rate)  # read at rate*factor, heard at rate
-
-
 def normalise_level(samples: np.ndarray, peak_dbfs: float) -> np.ndarray:
     """Scale so the loudest sample sits at `peak_dbfs`; silence stays silence."""
     peak = float(np.max(np.abs(samples))) if samples.size else 0.0

@@ -36,14 +36,6 @@ def positive_float(text: str) -> float:
     return value
 
 
-def speeds(text: str) -> list[float]:
-    """Comma-separated playing speeds, e.g. 0.9,1,1.1."""
-    try:
-        return [float(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected speeds separated by commas (e.g. 0.9,1,1.1), got {text!r}") from None
-
-
 def speaker_name(text: str) -> str:
     """A name that fits <vocab>_<speaker>_<take>: not empty, no '_'."""
     if not text or "_" in text:
@@ -167,8 +159,6 @@ def cmd_predict(args) -> int:
     from .recognise import Recogniser
 
     project, params = project_and_params(args)
-    if args.warps:
-        params = {**params, "predict": {**params.get("predict", {}), "warps": args.warps}}
     recogniser = Recogniser(params, args.vocab, root=project, speakers=args.speaker)
     status, report = 0, []
     for path, heard in recogniser.recognise_all(args.files):
@@ -312,10 +302,6 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--json", action="store_true", help="machine-readable output")
     predict.add_argument("--speaker", action="store_true",
                          help="also say who speaks each word (the speaker SVM that train_svm fits)")
-    predict.add_argument("--warps", type=speeds, metavar="SPEEDS",
-                         help="also hear each word played at these speeds, e.g. 0.9,1,1.1, and average the "
-                              "CNN's outputs; a small gain on voices unlike the training ones (docs/results.md), each "
-                              "speed as slow again as one (default: predict.warps of the params, 1.0: as recorded)")
     predict.set_defaults(run=cmd_predict)
 
     inspect = commands.add_parser(

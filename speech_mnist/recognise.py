@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import change_speed, load
+from .audio import load
 from .errors import UserError
 from .segment import cut, locate_words
 from .stamps import make_stamps
@@ -16,10 +16,6 @@ from .workers import streamed, worker_count
 
 class ModelsMissing(UserError, FileNotFoundError):
     """The pipeline has not produced the models yet."""
-
-
-class BadWarps(UserError, ValueError):
-    """predict.warps is not a list of playing speeds."""
 
 
 class UnknownVocab(UserError, ValueError):
@@ -103,9 +99,6 @@ class Recogniser:
                                f"the transfer SVM {corpus['transfer']!r}")
         self.params = params
         self.reject = params.get("reject", {})  # params.yaml from before rejection: every word is accepted
-        self.warps = params.get("predict", {}).get("warps", [1.0])  # params.yaml from before warps: as recorded
-        if not isinstance(self.warps, list) or not self.warps or any(isinstance(w, bool) or not isinstance(w, (int, float)) or not 0.5 <= w <= 2 for w in self.warps):
-            raise BadWarps(f"predict.warps must be a list of speeds between 0.5 and 2 (1.0: as recorded), not {self.warps!r}")
         self.transfer = vocab is not None and vocab == corpus["transfer"]
         cnn_path, svm_path = root / params["paths"]["cnn_lite"], root / params["paths"]["svm"]
         speakers_path = root / params["paths"]["speakers"]
@@ -154,7 +147,7 @@ class Recogniser:
         """A Heard for each cut-up recording (an exception stays as it is), the words of all at once."""
         cuts = [word for c in cut_up if not isinstance(c, Exception) for word in c[1]]
         stamps = self.stamps(cuts) if cuts else None
-        heard = self.heard(cuts, stamps) if cuts else None
+        heard = self.cnn.outputs(stamps) if cuts else None
         scores = self.score(heard) if cuts else np.zeros((0, len(self.words)))
         best, best_scores = best_words(scores, len(self.words))
         sure = iter(zip(best, best_scores, accepted(best_scores, self.reject, "svm" if self.transfer else "cnn")))
@@ -167,17 +160,6 @@ class Recogniser:
         word = self.words[int(best)]
         return Recognised(span[0], span[1], word if accept else UNKNOWN, round(float(score), 4), speaker,
                           None if accept else word)
-
-    def heard(self, words: list[np.ndarray], stamps: np.ndarray) -> dict[str, np.ndarray]:
-        """The CNN's outputs for these words (`stamps`: theirs as recorded), averaged over the
-        words played at each speed of predict.warps: one voice's pace and vocal tract heard as
-        several (test-time speed perturbation)."""
-        rate = self.params["audio"]["sample_rate"]
-        found = [self.cnn.outputs(stamps if warp == 1 else self.stamps([change_speed(w, rate, warp) for w in words]))
-                 for warp in self.warps]
-        if len(found) == 1:
-            return found[0]
-        return {name: np.mean([outputs[name] for outputs in found], axis=0) for name in found[0]}
 
     def stamps(self, words: list[np.ndarray]) -> np.ndarray:
         """(n, bands, frames, 1): the model's input for these words."""

@@ -115,41 +115,6 @@ def test_predict_finds_and_names_the_words_of_a_new_recording(built, tmp_path):
     assert {w["word"] for w in animals[0]["words"]} <= {"cat", "dog", "fox", "bird"}
 
 
-def test_predict_warps_average_the_cnns_outputs_over_the_speeds(built, tmp_path):
-    """predict.warps (or --warps): each word is also heard played faster and slower, and the CNN's
-    outputs are the mean over the speeds; 1.0 alone is the word as recorded, as before."""
-    from test_bad_input import spoken
-
-    from speech_mnist.audio import change_speed
-    from speech_mnist.config import load_params
-    from speech_mnist.recognise import BadWarps, Recogniser, cut_recording
-
-    samples, rate = spoken(["seven"], seed=5)
-    sf.write(tmp_path / "seven.wav", samples, rate)
-    params = load_params(built / "params.yaml")
-    assert params["predict"]["warps"] == [1.0]
-    words = cut_recording(tmp_path / "seven.wav", params)[1]
-    as_recorded = Recogniser(params, root=built)
-    warped = Recogniser({**params, "predict": {"warps": [0.9, 1.0, 1.1]}}, root=built)
-    one = as_recorded.heard(words, as_recorded.stamps(words))
-    assert np.array_equal(one["probabilities"], as_recorded.cnn.outputs(as_recorded.stamps(words))["probabilities"])
-    each = [as_recorded.cnn.outputs(as_recorded.stamps([change_speed(w, params["audio"]["sample_rate"], speed)
-                                                         for w in words])) for speed in (0.9, 1.0, 1.1)]
-    mean = warped.heard(words, warped.stamps(words))
-    for name in ("probabilities", "conv"):
-        assert np.allclose(mean[name], np.mean([e[name] for e in each], axis=0), atol=1e-6)
-    assert not np.allclose(mean["probabilities"], one["probabilities"], atol=1e-4)  # the speeds were heard
-    said = json.loads(predict(built, "--json", "--warps", "0.9,1,1.1", str(tmp_path / "seven.wav"), check=True).stdout)
-    assert [w["score"] for w in said[0]["words"]] == [round(float(p.max()), 4) for p in mean["probabilities"]]
-    typo = predict(built, "--warps", "0.9,x", str(tmp_path / "seven.wav"))
-    assert typo.returncode == 2 and "0.9,x" in typo.stderr and "Traceback" not in typo.stderr
-    too_fast = predict(built, "--warps", "3", str(tmp_path / "seven.wav"))
-    assert too_fast.returncode == 2 and too_fast.stderr.count("\n") == 1 and "between 0.5 and 2" in too_fast.stderr
-    for bad in (0.9, [], [True], ["fast"]):  # as a hand-edited params.yaml may hold them
-        with pytest.raises(BadWarps, match="predict.warps must be a list of speeds"):
-            Recogniser({**params, "predict": {"warps": bad}}, root=built)
-
-
 def test_predict_reports_a_broken_file_in_one_line_and_goes_on(built, tmp_path):
     from test_bad_input import spoken
 
