@@ -1,7 +1,7 @@
 """Benchmark: `speech-mnist predict` end to end on real continuous speech the models never saw.
 
     python bench/predict.py [--corpora ../shared/corpora] [--workspace DIR] [--offline] [-S key=value ...]
-                            [--record]
+                            [--validation] [--record]
 
 Runs the pipeline on the FSDD-built corpus (train on takes 5-49), then recognises the held-out
 continuous recordings (takes 0-4 of every speaker, joined with pauses and room noise) exactly as
@@ -9,7 +9,9 @@ continuous recordings (takes 0-4 of every speaker, joined with pauses and room n
 A true word counts as right when the detected word that overlaps it most carries its label.
 --offline: the models plain `dvc repro` builds offline (no real speech in training) recognise
 every FSDD-built recording (all 50 takes of the five speakers: none was ever heard).
--S: another config for the models (e.g. -S 'predict.warps=[0.9,1.0,1.1]').
+-S: another config for the models and for predict's cutting (e.g. -S segment.max_db=50).
+--validation: only the recordings of the validation speakers (george, jackson), for choosing
+settings; nicolas, theo and yweweler stay unseen until a setting is published.
 """
 
 import argparse
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from humans import VALIDATION
 from results import record
 from speech_mnist.config import load_params
 from speech_mnist.recognise import Recogniser
@@ -44,8 +47,13 @@ def main() -> None:
     parser.add_argument("--workspace", type=Path, help="reuse a workspace where this pipeline already ran on fsdd")
     parser.add_argument("--offline", action="store_true", help="the offline default's models, on every FSDD recording")
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra Hydra override")
+    parser.add_argument("--validation", action="store_true", help=f"only the speakers {', '.join(VALIDATION)}")
     parser.add_argument("--record", action="store_true", help="write the figures to docs/results.md")
     args = parser.parse_args()
+    if args.overrides and args.workspace:
+        parser.error("-S makes other models than the workspace's: leave out --workspace")
+    if args.validation and args.record:
+        parser.error("--record publishes all five speakers: leave out --validation")
     fsdd = ["corpus=fsdd", f"corpus.root={args.corpora.resolve()}"]
     with tempfile.TemporaryDirectory() as tmp:
         if args.offline:  # models from the offline default; recordings from the FSDD corpus builder
@@ -64,13 +72,19 @@ def main() -> None:
         if not args.offline:
             held_out = [str(t) for t in corpus["corpus"]["vocabs"][digits]["split"]["test"]]
             truth = truth[truth["take"].astype(str).isin(held_out)]
+        if args.validation:
+            truth = truth[truth["speaker"].isin(VALIDATION)]
         by_recording = dict(tuple(truth.groupby("recording")))
         recogniser = Recogniser(load_params(models_ws / "params.yaml"), root=models_ws)
         right = total = exact_count = 0
+        by_speaker = {}  # speaker: [right, total]
         for path, heard in recogniser.recognise_all(recordings_folder / name for name in by_recording):
             found, words = heard.words, by_recording[path.name]
             r, t = score_recording(found, words)
             right, total, exact_count = right + r, total + t, exact_count + (len(found) == len(words))
+            tally = by_speaker.setdefault(words["speaker"].iloc[0], [0, 0])
+            tally[0], tally[1] = tally[0] + r, tally[1] + t
+        print("  ".join(f"{speaker} {r / t:.2%}" for speaker, (r, t) in sorted(by_speaker.items())))
         recordings = truth["recording"].nunique()
         which = "FSDD recordings, offline models" if args.offline else "held-out FSDD recordings"
         summary = (f"predict on {recordings} {which} ({total} words): {right / total:.2%} of words "
