@@ -97,7 +97,7 @@ def _spans_above(energy, threshold, hop_s, params) -> list[tuple[float, float]]:
 
 def _word_counts(energy, floor, levels, hop_s, params) -> np.ndarray:
     """len(_spans_above(energy, floor + level, ...)) for every level, all levels at once: the same
-    runs, bursts, bridges and lengths, as arrays (a Python loop over 47 levels cost predict a
+    runs, bursts, bridges and lengths, as arrays (a Python loop over the levels cost predict a
     fifth of its time per recording)."""
     above = np.zeros((len(levels), len(energy) + 2), np.int8)
     above[:, 1:-1] = energy[None, :] > floor[None, :] + levels[:, None]
