@@ -55,6 +55,7 @@ def main() -> None:
     if args.validation and args.record:
         parser.error("--record publishes all five speakers: leave out --validation")
     fsdd = ["corpus=fsdd", f"corpus.root={args.corpora.resolve()}"]
+    config = " ".join(args.overrides)  # a section of its own in docs/results.md for each config
     with tempfile.TemporaryDirectory() as tmp:
         if args.offline:  # models from the offline default; recordings from the FSDD corpus builder
             models_ws = make_workspace(Path(tmp) / "offline", args.overrides, dvc=True)
@@ -62,9 +63,9 @@ def main() -> None:
             corpus_ws = make_workspace(Path(tmp) / "fsdd", fsdd)
             run_stage(corpus_ws, "synthesize")
         else:
-            models_ws = corpus_ws = args.workspace or make_workspace(Path(tmp) / "fsdd", [*fsdd, *args.overrides], dvc=True)
+            models_ws = corpus_ws = args.workspace or make_workspace(Path(tmp) / "fsdd", fsdd + args.overrides, dvc=True)
             if args.workspace is None:
-                repro(models_ws, [*fsdd, *args.overrides])
+                repro(models_ws, fsdd + args.overrides)
         corpus = load_params(corpus_ws / "params.yaml")
         recordings_folder, digits = corpus_ws / corpus["paths"]["recordings"], corpus["corpus"]["digits"]
         truth = pd.read_csv(recordings_folder / "boundaries.csv")
@@ -76,30 +77,29 @@ def main() -> None:
             truth = truth[truth["speaker"].isin(VALIDATION)]
         by_recording = dict(tuple(truth.groupby("recording")))
         recogniser = Recogniser(load_params(models_ws / "params.yaml"), root=models_ws)
-        right = total = exact_count = 0
-        by_speaker = {}  # speaker: [right, total]
+        by_speaker, exact_count = {}, 0  # speaker: [right, total]
         for path, heard in recogniser.recognise_all(recordings_folder / name for name in by_recording):
             found, words = heard.words, by_recording[path.name]
             r, t = score_recording(found, words)
-            right, total, exact_count = right + r, total + t, exact_count + (len(found) == len(words))
             tally = by_speaker.setdefault(words["speaker"].iloc[0], [0, 0])
             tally[0], tally[1] = tally[0] + r, tally[1] + t
+            exact_count += len(found) == len(words)
         print("  ".join(f"{speaker} {r / t:.2%}" for speaker, (r, t) in sorted(by_speaker.items())))
+        right, total = (sum(column) for column in zip(*by_speaker.values()))
         recordings = truth["recording"].nunique()
         which = "FSDD recordings, offline models" if args.offline else "held-out FSDD recordings"
         summary = (f"predict on {recordings} {which} ({total} words): {right / total:.2%} of words "
                    f"right; {exact_count}/{recordings} recordings split into the right number of words")
         print(summary)
         if args.record:
-            config = " ".join(args.overrides)  # a section of its own for each config
+            named = f" ({config})" if config else ""
             if args.offline:
-                record(" ".join(["predict offline", config]).strip(),
-                       f"`speech-mnist predict`, offline default models{f' ({config})' if config else ''}, "
-                       "on continuous FSDD recordings", [summary], f"{right / total:.1%} of the words (target ≥ 95%)")
+                name, title = "predict offline", f"`speech-mnist predict`, offline default models{named}, on continuous FSDD recordings"
+                headline = f"{right / total:.1%} of the words (target ≥ 95%)"
             else:
-                record(" ".join(["predict", config]).strip(),
-                       f"`speech-mnist predict` end to end on held-out continuous FSDD recordings{f' ({config})' if config else ''}",
-                       [summary], f"{right / total:.1%} of the words of unseen takes")
+                name, title = "predict", f"`speech-mnist predict` end to end on held-out continuous FSDD recordings{named}"
+                headline = f"{right / total:.1%} of the words of unseen takes"
+            record(f"{name} {config}".strip(), title, [summary], headline)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ def bench(*args):
     return subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=120)
 
 
-def test_validation_figures_are_never_recorded(tmp_path):
+def test_validation_figures_are_never_recorded():
     result = bench("--offline", "--validation", "--record")
     assert result.returncode == 2 and "leave out --validation" in result.stderr
 
