@@ -106,13 +106,18 @@ def main() -> None:
                 folds.append(measure(ws, held_out, words, noises, f"fsdd, leave out {speaker}", say))
                 svm = json.loads((ws / "metrics" / "evaluate.json").read_text())["unknown"]["svm"]
                 say(f"{'':<26} SVM (evaluate): false rejects {svm['false_rejects']:.1%}, false accepts "
-                    f"{svm['false_accepts']:.1%}; {svm['false_accepts_at_2pc_false_rejects']:.1%} at 2% rejects")
+                    f"{svm['false_accepts']:.1%}; {svm['false_accepts_at_2pc_false_rejects']:.1%} at 2% rejects "
+                    f"(reject.svm={svm['threshold_at_2pc_false_rejects']:.3f})")
                 folds[-1]["svm_at_2pc"] = svm["false_accepts_at_2pc_false_rejects"]
             mean = {k: float(np.mean([f[k] for f in folds])) for k in folds[0]}
             say(f"{'fsdd, mean of ' + str(len(folds)) + ' folds':<26} at 2% rejects: words {mean['false_accepts_at_2pc']:.1%}"
                 f", noise {mean['noise_at_2pc']:.1%}; SVM {mean['svm_at_2pc']:.1%}")
+            say(f"{'':<26} at reject.cnn (as configured): false rejects {mean['false_rejects']:.1%}, false accepts: "
+                f"words {mean['false_accepts']:.1%}, noise {mean['noise']:.1%}")
             headlines.append(f"corpus=fsdd leave-one-speaker-out: {mean['false_accepts_at_2pc']:.1%} of other words and "
-                             f"{mean['noise_at_2pc']:.1%} of noise accepted at 2% digits rejected (targets ≤ 5%, ≤ 1%)")
+                             f"{mean['noise_at_2pc']:.1%} of noise accepted at 2% digits rejected (targets ≤ 5%, ≤ 1%); "
+                             f"at the configured reject.cnn {mean['false_rejects']:.1%} of digits rejected, "
+                             f"{mean['noise']:.1%} of noise accepted")
     if args.record:
         config = " ".join(args.overrides) or "default config"
         record(f"unknown {args.only} {config}", f"Unknown words and noise ({args.only}; {config})", lines,

@@ -40,6 +40,26 @@ def test_a_corpus_and_stamp_bring_their_tuning_and_overrides_still_win(tuning):
     assert leaves(compose([*chosen, f"{key}=0.25"]))[key] == 0.25, "a -S value must beat the tuning"
 
 
+@pytest.mark.parametrize("tuning", sorted((REPO / "conf" / "tuning" / "preset").glob("*.yaml")), ids=lambda p: p.stem)
+def test_a_preset_brings_its_tuning_for_a_corpus_and_stamp_and_overrides_still_win(tuning):
+    corpus, stamp, preset = tuning.stem.split("_")
+    chosen = [f"corpus={corpus}", f"stamp={stamp}", f"preset={preset}"]
+    tuned, untuned = leaves(compose(chosen)), leaves(compose([*chosen, "~tuning/preset"]))
+    wanted = leaves(yaml.safe_load(tuning.read_text()))
+    assert {key: tuned[key] for key in wanted} == wanted
+    assert {key for key in tuned if tuned[key] != untuned.get(key)} <= set(wanted)
+    key = next(iter(wanted))
+    assert leaves(compose([*chosen, f"{key}=0.25"]))[key] == 0.25, "a -S value must beat the tuning"
+    assert compose([f"preset={preset}"]) == compose([f"preset={preset}", "~tuning/preset"]), "another corpus gets none"
+
+
+def test_rejection_on_fsdd_has_its_own_threshold():
+    """The preset's threshold suits the synthetic default's CNN: trained on FSDD, the CNN scores
+    noise so high that at that threshold predict took 14-32% of noise clips for digits."""
+    threshold = lambda overrides: compose([*overrides, "preset=unknown"])["reject"]["cnn"]  # noqa: E731
+    assert threshold(["corpus=fsdd"]) > threshold([])
+
+
 @pytest.mark.parametrize("other", ["preset=fbank", "stamp=mfcc"])
 def test_another_stamp_gets_none_of_the_corpus_tuning(other):
     assert compose(["corpus=fsdd", other]) == compose(["corpus=fsdd", other, "~tuning"])
