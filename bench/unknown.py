@@ -54,7 +54,7 @@ def measure(ws: Path, digits: list[Path], words: list[Path], noises: list[Path],
     threshold = yaml.safe_load((ws / "params.yaml").read_text())["reject"]["cnn"]
     budget = budget_threshold(d)
     say(f"{label:<26} at reject.cnn={threshold:<5} {rates(d, w, n, threshold)}")
-    say(f"{'':<26} at {budget:.3f} (2% rejects) {rates(d, w, n, budget)}")
+    say(f"{'':<26} at {budget:.4g} (2% rejects) {rates(d, w, n, budget)}")
     return {"false_accepts_at_2pc": float(np.mean(w >= budget)), "noise_at_2pc": float(np.mean(n >= budget)),
             "false_rejects": float(np.mean(d < threshold)), "false_accepts": float(np.mean(w >= threshold)),
             "noise": float(np.mean(n >= threshold))}
@@ -107,7 +107,7 @@ def main() -> None:
                 svm = json.loads((ws / "metrics" / "evaluate.json").read_text())["unknown"]["svm"]
                 say(f"{'':<26} SVM (evaluate): false rejects {svm['false_rejects']:.1%}, false accepts "
                     f"{svm['false_accepts']:.1%}; {svm['false_accepts_at_2pc_false_rejects']:.1%} at 2% rejects "
-                    f"(reject.svm={svm['threshold_at_2pc_false_rejects']:.3f})")
+                    f"(reject.svm={svm['threshold_at_2pc_false_rejects']:.4g})")
                 folds[-1]["svm_at_2pc"] = svm["false_accepts_at_2pc_false_rejects"]
             mean = {k: float(np.mean([f[k] for f in folds])) for k in folds[0]}
             say(f"{'fsdd, mean of ' + str(len(folds)) + ' folds':<26} at 2% rejects: words {mean['false_accepts_at_2pc']:.1%}"
