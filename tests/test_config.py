@@ -53,10 +53,11 @@ def test_a_preset_brings_its_tuning_for_a_corpus_and_stamp_and_overrides_still_w
     assert compose([f"preset={preset}"]) == compose([f"preset={preset}", "~tuning/preset"]), "another corpus gets none"
 
 
-def test_rejection_on_fsdd_has_its_own_threshold():
-    """The preset's threshold suits the synthetic default's CNN: trained on FSDD, the CNN scores
-    noise so high that at that threshold predict took 14-32% of noise clips for digits."""
-    threshold = lambda overrides: compose([*overrides, "preset=unknown"])["reject"]["cnn"]  # noqa: E731
+@pytest.mark.parametrize("model", ["cnn", "svm"])
+def test_rejection_on_fsdd_has_its_own_thresholds(model):
+    """The preset's thresholds suit the synthetic default's models: trained on FSDD, the CNN scores
+    noise so high that at the CNN's predict took 14-32% of noise clips for digits."""
+    threshold = lambda overrides: compose([*overrides, "preset=unknown"])["reject"][model]  # noqa: E731
     assert threshold(["corpus=fsdd"]) > threshold([])
 
 
