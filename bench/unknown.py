@@ -106,8 +106,7 @@ def main() -> None:
                 folds.append(measure(ws, held_out, words, noises, f"fsdd, leave out {speaker}", say))
                 svm = json.loads((ws / "metrics" / "evaluate.json").read_text())["unknown"]["svm"]
                 say(f"{'':<26} SVM (evaluate): false rejects {svm['false_rejects']:.1%}, false accepts "
-                    f"{svm['false_accepts']:.1%}; {svm['false_accepts_at_2pc_false_rejects']:.1%} at 2% rejects "
-                    f"(reject.svm={svm['threshold_at_2pc_false_rejects']:.4g})")
+                    f"{svm['false_accepts']:.1%}; {svm['false_accepts_at_2pc_false_rejects']:.1%} at 2% rejects")
                 folds[-1]["svm_at_2pc"] = svm["false_accepts_at_2pc_false_rejects"]
             mean = {k: float(np.mean([f[k] for f in folds])) for k in folds[0]}
             say(f"{'fsdd, mean of ' + str(len(folds)) + ' folds':<26} at 2% rejects: words {mean['false_accepts_at_2pc']:.1%}"
