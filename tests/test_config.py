@@ -28,23 +28,16 @@ def leaves(tree: dict, prefix: str = "") -> dict:
     return found
 
 
-@pytest.mark.parametrize("tuning", sorted((REPO / "conf" / "tuning").glob("*.yaml")), ids=lambda p: p.stem)
-def test_a_corpus_and_stamp_bring_their_tuning_and_overrides_still_win(tuning):
-    corpus, stamp = tuning.stem.split("_")
-    chosen = [f"corpus={corpus}", f"stamp={stamp}"]
-    tuned, untuned = leaves(compose(chosen)), leaves(compose([*chosen, "~tuning"]))
-    wanted = leaves(yaml.safe_load(tuning.read_text()))
-    assert {key: tuned[key] for key in wanted} == wanted
-    assert {key for key in tuned if tuned[key] != untuned.get(key)} <= set(wanted)
-    key = next(iter(wanted))
-    assert leaves(compose([*chosen, f"{key}=0.25"]))[key] == 0.25, "a -S value must beat the tuning"
+TUNINGS = sorted((REPO / "conf" / "tuning").glob("*.yaml")) + sorted((REPO / "conf" / "tuning" / "preset").glob("*.yaml"))
 
 
-@pytest.mark.parametrize("tuning", sorted((REPO / "conf" / "tuning" / "preset").glob("*.yaml")), ids=lambda p: p.stem)
-def test_a_preset_brings_its_tuning_for_a_corpus_and_stamp_and_overrides_still_win(tuning):
-    corpus, stamp, preset = tuning.stem.split("_")
-    chosen = [f"corpus={corpus}", f"stamp={stamp}", f"preset={preset}"]
-    tuned, untuned = leaves(compose(chosen)), leaves(compose([*chosen, "~tuning/preset"]))
+@pytest.mark.parametrize("tuning", TUNINGS, ids=lambda p: p.relative_to(REPO / "conf" / "tuning").with_suffix("").as_posix())
+def test_a_tuning_comes_with_its_choices_and_overrides_still_win(tuning):
+    """conf/tuning/<corpus>_<stamp>.yaml comes with that corpus and stamp; conf/tuning/preset/
+    <corpus>_<stamp>_<preset>.yaml with those and that preset. Each changes only its own keys."""
+    group = "tuning/preset" if tuning.parent.name == "preset" else "tuning"
+    chosen = [f"{name}={option}" for name, option in zip(["corpus", "stamp", "preset"], tuning.stem.split("_"))]
+    tuned, untuned = leaves(compose(chosen)), leaves(compose([*chosen, f"~{group}"]))
     wanted = leaves(yaml.safe_load(tuning.read_text()))
     assert {key: tuned[key] for key in wanted} == wanted
     assert {key for key in tuned if tuned[key] != untuned.get(key)} <= set(wanted)
