@@ -52,8 +52,8 @@ def test_other_choices_get_none_of_a_presets_tuning(others):
 
 
 def test_rejection_on_fsdd_has_its_own_cnn_threshold():
-    """The preset's threshold suits the synthetic default's CNN: trained on FSDD, the CNN scores noise
-    so high that at 0.005 predict took 13.5% and 32.4% of the noise clips for digits (validation folds)."""
+    """The preset's threshold suits the synthetic default's CNN; trained on FSDD, the CNN scores
+    everything higher (conf/tuning/preset/fsdd_pretrained_unknown.yaml)."""
     threshold = lambda overrides: compose([*overrides, "preset=unknown"])["reject"]["cnn"]  # noqa: E731
     assert threshold(["corpus=fsdd"]) > threshold([])
 
