@@ -41,6 +41,8 @@ class Espeak:
         self._chunks: list[np.ndarray] = []
         self._callback = _CALLBACK(self._collect)  # keep a reference: ctypes does not
         self._lib.espeak_SetSynthCallback(self._callback)
+        self._lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        self._lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
         self._lib.espeak_Synth.argtypes = [
             ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
             ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p,
@@ -70,3 +72,13 @@ class Espeak:
         if not self._chunks:
             return np.zeros(0, dtype=np.int16)
         return np.concatenate(self._chunks)
+
+    def phonemes(self, word: str, voice: str = "en-us") -> str:
+        """How `voice` pronounces `word`, in eSpeak's phoneme letters without stress marks
+        (e.g. "seven": "sEv@n"): two words that sound alike have the same letters."""
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ValueError(f"eSpeak NG has no voice {voice!r}")
+        text = ctypes.create_string_buffer(word.encode() + b"\0")
+        pointer = ctypes.c_void_p(ctypes.addressof(text))
+        letters = self._lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, 0).decode()
+        return "".join(c for c in letters if c not in "'ˈˌ,: ")

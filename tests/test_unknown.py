@@ -38,6 +38,23 @@ def test_best_word_ignores_the_unknown_column_and_rejection_can_be_off():
     assert accepted(score, {}, "cnn").all()  # params from before rejection existed
 
 
+@pytest.mark.parametrize("corpus", ["synthetic", "fsdd"])
+def test_no_word_learned_as_unknown_sounds_like_or_holds_a_word_of_a_vocab(corpus):
+    """A word of corpus.unknown that sounds like a digit, a command or an animal (eSpeak's phonemes)
+    would teach the CNN to call that word unknown, and one that holds it ("someone") would take
+    score from it; two-letter words ("tu") are too short to look for inside others."""
+    from speech_mnist.espeak import Espeak
+
+    engine = Espeak()
+    assert engine.phonemes("won") == engine.phonemes("one") != engine.phonemes("when")  # the check can see
+    vocabs = {**compose(["corpus=synthetic"])["corpus"]["vocabs"], **compose(["corpus=fsdd"])["corpus"]["vocabs"]}
+    sounds = {word: engine.phonemes(word) for vocab in vocabs.values() for word in vocab["words"]}
+    others = compose([f"corpus={corpus}", "preset=unknown"])["corpus"]["vocabs"]["other"]["words"]
+    alike = [(other, word) for other in others for word, sound in sounds.items()
+             if engine.phonemes(other) == sound or (len(sound) > 2 and sound in engine.phonemes(other))]
+    assert not alike
+
+
 def test_nonspeech_sounds_are_reproducible_varied_and_not_silent():
     room = room_tone(8000 * 5, 8000, np.random.default_rng(0))
     first = [nonspeech(8000, np.random.default_rng(3), room) for _ in range(2)]
