@@ -74,11 +74,12 @@ class Espeak:
         return np.concatenate(self._chunks)
 
     def phonemes(self, word: str, voice: str = "en-us") -> str:
-        """How `voice` pronounces `word`, in eSpeak's phoneme letters without stress marks
-        (e.g. "seven": "sEv@n"): two words that sound alike have the same letters."""
+        """How `voice` pronounces `word`, in eSpeak's phoneme letters without its stress and length
+        marks (e.g. "seven": "sEv@n"). A word and its homophone mostly get the same letters ("won",
+        "one"), not always ("four": fo@, "for": fO@)."""
         if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
             raise ValueError(f"eSpeak NG has no voice {voice!r}")
         text = ctypes.create_string_buffer(word.encode() + b"\0")
         pointer = ctypes.c_void_p(ctypes.addressof(text))
         letters = self._lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, 0).decode()
-        return "".join(c for c in letters if c not in "'ˈˌ,: ")
+        return "".join(c for c in letters if c not in "',: ")
