@@ -53,14 +53,17 @@ class Espeak:
             self._chunks.append(np.ctypeslib.as_array(wav, shape=(numsamples,)).copy())
         return 0
 
+    def _use(self, voice: str) -> None:
+        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ValueError(f"eSpeak NG has no voice {voice!r}")
+
     def say(self, text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
         """Speak `text` with `voice` (e.g. "en-us+m3"); returns int16 samples at `sample_rate`.
 
         Variants with breath noise (f2 f3 f5 whisper Alicia ...) differ from run to run: the
         synthetic corpus leaves them out.
         """
-        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise ValueError(f"eSpeak NG has no voice {voice!r}")
+        self._use(voice)
         self._lib.espeak_SetParameter(_PARAM["rate"], int(rate), 0)
         self._lib.espeak_SetParameter(_PARAM["pitch"], int(pitch), 0)
         self._chunks = []
@@ -77,8 +80,7 @@ class Espeak:
         """How `voice` pronounces `word`, in eSpeak's phoneme letters without its stress and length
         marks (e.g. "seven": "sEv@n"). A word and its homophone mostly get the same letters ("won",
         "one"), not always ("four": fo@, "for": fO@)."""
-        if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise ValueError(f"eSpeak NG has no voice {voice!r}")
+        self._use(voice)
         text = ctypes.create_string_buffer(word.encode() + b"\0")
         pointer = ctypes.c_void_p(ctypes.addressof(text))
         letters = self._lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, 0).decode()
