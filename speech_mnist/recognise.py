@@ -176,7 +176,8 @@ class Recogniser:
             return [None] * len(stamps)
         rate = self.params["audio"]["sample_rate"]
         prints = np.array([voiceprint(w, rate) for w in words]) if model.features in FROM_VOICEPRINTS else None
-        features = speaker_features(model.features, {"voice": prints, "x": stamps}, heard, model.word_means)
+        features = speaker_features(model.features, {"voice": prints, "x": stamps}, heard, model.word_means,
+                                    model.stamp_scale)
         return [model.names[int(i)] for i in model.svm.predict(features)]
 
     def score(self, heard: dict) -> np.ndarray:

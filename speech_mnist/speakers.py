@@ -20,6 +20,7 @@ STAMP = "stamp"  # the word's own stamp, flattened, rather than anything the dig
 VOICE = "voice"  # the word's voiceprint (stamps.voiceprint): its long-term average spectrum
 # The voiceprint less the average voiceprint of the word the CNN heard: what is said shapes a
 # short word's spectrum as much as who says it, and taking the word's share out leaves more voice.
+# With speakers.stamp_weight, the word's average stamp frame joins the print (less its word's too).
 WORD_VOICE = "word_voice"
 FROM_VOICEPRINTS = (VOICE, WORD_VOICE)  # the features made from stamps.voiceprint
 
@@ -33,6 +34,35 @@ def average_prints(prints: np.ndarray, labels: np.ndarray, words: int) -> np.nda
     return means
 
 
+def average_frame(stamps: np.ndarray) -> np.ndarray:
+    """(words, bands): each stamp's mean over its frames, whatever trailing channel axis it has."""
+    stamps = np.asarray(stamps, np.float64)
+    return stamps.reshape(len(stamps), stamps.shape[1], -1).mean(axis=2)
+
+
+def spread(prints: np.ndarray, labels: np.ndarray) -> float:
+    """How far prints lie from their word's average print: the root mean square distance."""
+    means = average_prints(prints, labels, int(labels.max()) + 1)
+    return float(np.sqrt(((prints - means[labels]) ** 2).sum(axis=1).mean()))
+
+
+def stamp_scale(stamps: dict, labels: np.ndarray, weight: float) -> float:
+    """What the average stamp frame is multiplied by beside the voiceprint: `weight` times the
+    voiceprint's spread over its own. The stamp's units (an embedding, log energies) then do not
+    matter; at a weight of 1 it would outweigh the voiceprint as often as not."""
+    if not weight:
+        return 0.0
+    return weight * spread(np.asarray(stamps["voice"], np.float64), labels) / spread(average_frame(stamps["x"]), labels)
+
+
+def word_prints(stamps: dict, scale: float) -> np.ndarray:
+    """(words, n) each word's voiceprint and, with a `scale`, its average stamp frame times it:
+    the stamp's features were made to tell words apart, and what is left of them once the word's
+    average is taken out says something of the voice that the spectrum's average does not."""
+    prints = np.asarray(stamps["voice"], np.float64)
+    return np.hstack([prints, scale * average_frame(stamps["x"])]) if scale else prints
+
+
 def less_word(prints: np.ndarray, probabilities: np.ndarray, means: np.ndarray) -> np.ndarray:
     """Each voiceprint less the average print of the word the CNN finds most likely (among its
     in-vocab words: an "unknown" column is never a word with an average)."""
@@ -40,13 +70,15 @@ def less_word(prints: np.ndarray, probabilities: np.ndarray, means: np.ndarray) 
     return np.asarray(prints, np.float64) - means[heard_word]
 
 
-def speaker_features(kind: str, stamps: dict, features: dict, means: np.ndarray | None = None) -> np.ndarray:
-    """(words, n) features of each word of a vocab: its voiceprint (less its word's average, for
-    word_voice: `means`), its stamp, or one of the CNN's outputs."""
+def speaker_features(kind: str, stamps: dict, features: dict, means: np.ndarray | None = None,
+                     scale: float = 0.0) -> np.ndarray:
+    """(words, n) features of each word of a vocab: its voiceprint (for word_voice: with its
+    average stamp frame times `scale`, less its word's average, `means`), its stamp, or one of
+    the CNN's outputs."""
     if kind == VOICE:
         return stamps["voice"].astype(np.float64)
     if kind == WORD_VOICE:
-        return less_word(stamps["voice"], features["probabilities"], means)
+        return less_word(word_prints(stamps, scale), features["probabilities"], means)
     if kind == STAMP:
         return stamps["x"].reshape(len(stamps["x"]), -1).astype(np.float64)
     if kind not in FEATURES:
@@ -72,7 +104,8 @@ class SpeakerWords:
     names: list[str]
     train: np.ndarray      # boolean masks
     test: np.ndarray
-    word_means: np.ndarray | None = None  # word_voice: each digit's average voiceprint
+    word_means: np.ndarray | None = None  # word_voice: each digit's average print
+    stamp_scale: float = 0.0               # word_voice: what the average stamp frame is multiplied by
 
 
 def speaker_words(stamps_path: Path, features_path: Path, settings: dict) -> SpeakerWords:
@@ -85,21 +118,24 @@ def speaker_words(stamps_path: Path, features_path: Path, settings: dict) -> Spe
         raise SpeakersMissing(f"speakers: {len(names)} speaker(s) have words in both the held-out takes "
                               f"(speakers.test_takes={settings['test_takes']}) and the others: at least two must")
     y = np.array([names.index(s) if s in names else -1 for s in stamps["speaker"]])
-    means = None
+    means, scale = None, 0.0
     if settings["features"] == WORD_VOICE:  # every word outside the held-out takes: whoever says it
-        means = average_prints(stamps["voice"][~test].astype(np.float64), stamps["y"][~test], len(stamps["vocab"]))
-    x = speaker_features(settings["features"], stamps, features, means)
-    return SpeakerWords(x, y, [str(n) for n in names], train, test, means)
+        outside = {key: stamps[key][~test] for key in ("voice", "x")}
+        scale = stamp_scale(outside, stamps["y"][~test], settings["stamp_weight"])
+        means = average_prints(word_prints(outside, scale), stamps["y"][~test], len(stamps["vocab"]))
+    x = speaker_features(settings["features"], stamps, features, means, scale)
+    return SpeakerWords(x, y, [str(n) for n in names], train, test, means, scale)
 
 
 @dataclass
 class SpeakerModel:
     """What `predict --speaker` needs: the SVM, the speakers' names in its class order, the kind of
-    features it reads, and (word_voice) each word's average voiceprint."""
+    features it reads, and (word_voice) each word's average print and the stamp's scale in it."""
     svm: object
     names: list[str]
     features: str
     word_means: np.ndarray | None = None
+    stamp_scale: float = 0.0
 
 
 def save(model: SpeakerModel, folder: Path) -> None:
@@ -113,6 +149,7 @@ def save(model: SpeakerModel, folder: Path) -> None:
         about["voiceprint"] = VOICEPRINT_LAYOUT
     if model.word_means is not None:
         about["word_means"] = model.word_means.tolist()  # JSON floats read back exactly
+        about["stamp_scale"] = model.stamp_scale
     (folder / "speakers.json").write_text(json.dumps(about, indent=2) + "\n")
 
 
@@ -134,4 +171,5 @@ def load(folder: Path) -> SpeakerModel:
         raise SpeakersMissing(f"{folder} was made from another voiceprint ({about.get('voiceprint', 'an older one')}, "
                               f"not the {VOICEPRINT_LAYOUT}): `dvc repro` makes it anew")
     means = np.array(about["word_means"]) if "word_means" in about else None
-    return SpeakerModel(load_svm(folder / "svm.skops"), about["speakers"], about["features"], means)
+    return SpeakerModel(load_svm(folder / "svm.skops"), about["speakers"], about["features"], means,
+                        float(about.get("stamp_scale", 0.0)))

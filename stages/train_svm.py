@@ -27,7 +27,7 @@ def train_speaker_svm(params: dict, paths) -> None:
         print(f"{reason}; no speaker model")
         return
     svm = transfer.fit_shots(who.x[who.train], who.y[who.train], settings, settings["shots"], settings["seed"])
-    speakers.save(speakers.SpeakerModel(svm, who.names, settings["features"], who.word_means), paths.speakers)
+    speakers.save(speakers.SpeakerModel(svm, who.names, settings["features"], who.word_means, who.stamp_scale), paths.speakers)
     print(f"speakers: SVM on {settings['shots']} words of each of {len(who.names)} speakers ({settings['features']})")
 
 

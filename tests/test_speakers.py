@@ -85,15 +85,32 @@ def test_word_voice_takes_out_what_the_word_adds_to_the_voiceprint():
     assert np.allclose(speakers.less_word(prints[:1], mostly_unknown, means), prints[0] - means[1])
 
 
+def test_the_average_stamp_frame_joins_the_print_at_its_share_of_the_voiceprints_spread_in_any_units():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 4)
+    stamps = {"voice": rng.standard_normal((12, 64)), "x": rng.standard_normal((12, 6, 5, 1))}  # predict's 4 axes
+    scale = speakers.stamp_scale(stamps, labels, 0.5)
+    prints = speakers.word_prints(stamps, scale)
+    assert prints.shape == (12, 64 + 6) and np.array_equal(prints[:, :64], stamps["voice"])
+    spread_of = lambda columns: speakers.spread(prints[:, columns], labels)  # noqa: E731
+    assert np.isclose(spread_of(slice(64, None)), 0.5 * spread_of(slice(0, 64)))
+    louder = {**stamps, "x": 100 * stamps["x"]}  # an embedding's units are not a log-mel band's
+    assert np.allclose(speakers.word_prints(louder, speakers.stamp_scale(louder, labels, 0.5)), prints)
+    assert speakers.stamp_scale(stamps, labels, 0) == 0 and speakers.word_prints(stamps, 0).shape == (12, 64)
+    heard = np.eye(3)[labels]
+    means = speakers.average_prints(prints, labels, 3)
+    assert speakers.speaker_features("word_voice", stamps, {"probabilities": heard}, means, scale).shape == (12, 70)
+
+
 def test_a_speaker_model_with_word_means_reads_back_exactly(tmp_path):
     from sklearn.svm import LinearSVC
 
     rng = np.random.default_rng(0)
     svm = LinearSVC().fit(rng.standard_normal((6, 3)), [0, 1, 0, 1, 0, 1])
     means = rng.standard_normal((10, 3))
-    speakers.save(speakers.SpeakerModel(svm, ["ann", "bob"], "word_voice", means), tmp_path)
+    speakers.save(speakers.SpeakerModel(svm, ["ann", "bob"], "word_voice", means, 0.1 + 0.2), tmp_path)
     back = speakers.load(tmp_path)
-    assert back.names == ["ann", "bob"] and back.features == "word_voice"
+    assert back.names == ["ann", "bob"] and back.features == "word_voice" and back.stamp_scale == 0.1 + 0.2
     assert np.array_equal(back.word_means, means) and back.word_means.dtype == np.float64
     speakers.save(speakers.SpeakerModel(svm, ["ann", "bob"], "voice"), tmp_path)
     assert speakers.load(tmp_path).word_means is None
@@ -124,7 +141,7 @@ def test_the_pipeline_learns_who_speaks_and_predict_says_it(tmp_path, features):
     about = json.loads((ws / "models/speakers/speakers.json").read_text())
     voices = about["speakers"]
     assert about["features"] == features and len(about.get("word_means", [0] * 10)) == 10
-    assert ("word_means" in about) == (features == "word_voice")
+    assert ("word_means" in about) == (features == "word_voice") == (about.get("stamp_scale", 0) > 0)
     assert len(voices) == 4 and metrics["speakers"]["test_words"] == 4 * 10  # take 0 of every voice
     assert set(metrics["speakers"]["recall"]) == set(voices) and set(metrics["speakers_curve"]) == {"k1", "k3", "k5", "k10"}
     assert (ws / "plots/confusion/speakers.png").read_bytes()[:4] == b"\x89PNG"
