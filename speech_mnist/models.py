@@ -15,6 +15,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stage logs readable
 LOGITS = "logits"        # the layer whose outputs the transfer SVM reads, as the workshop did
 EMBEDDING = "embedding"  # the penultimate layer, the other feature choice
 CONV = "conv"            # the last convolution block's maps: what the CNN hears, before it picks a digit
+STAMP = "stamp"          # the CNN's input itself, flattened: what the stamp (a pretrained embedding) knows
+TRANSFER_FEATURES = (LOGITS, EMBEDDING, CONV, STAMP)
 
 
 def build(model: dict, input_shape: tuple[int, int], classes: int):
@@ -52,18 +54,22 @@ def build(model: dict, input_shape: tuple[int, int], classes: int):
 
 
 def feature_model(model, features: str):
-    """The same network cut at its logits, its embedding layer or its last convolution block.
+    """The same network cut at its logits, its embedding layer or its last convolution block, or
+    only its input (the stamp).
 
     The logits and the embedding are shaped by the ten digits; the convolution maps keep more
-    of the sound, which a new vocab needs (bench/accuracy.py measures both; docs/results.md).
+    of the sound, which a new vocab needs; a pretrained stamp keeps what the embedding learnt
+    from far more speech than the digits (bench/accuracy.py measures them; docs/results.md).
     """
     import keras
     from keras import layers
 
-    if features not in (LOGITS, EMBEDDING, CONV):
-        raise ValueError(f"transfer.features must be {LOGITS}, {EMBEDDING} or {CONV}, not {features!r}")
+    if features not in TRANSFER_FEATURES:
+        raise ValueError(f"transfer.features must be {', '.join(TRANSFER_FEATURES)}, not {features!r}")
     if isinstance(model.output, dict):  # an average of networks (average) has every output already
         return keras.Model(model.inputs, model.output[features])
+    if features == STAMP:
+        return keras.Model(model.inputs, layers.Flatten(name=f"{STAMP}_features")(model.inputs[0]))
     output = model.get_layer(features).output
     if features == CONV:  # named: a loaded model's own Flatten may already be "flatten"
         output = layers.Flatten(name=f"{CONV}_features")(output)
@@ -78,7 +84,7 @@ def heads(model, name: str | None = None):
     if isinstance(model.output, dict):
         return keras.Model(model.inputs, model.output, name=name)  # a fresh one, as below
     return keras.Model(model.inputs, {"probabilities": model.output,
-                                      **{kind: feature_model(model, kind).output for kind in (LOGITS, EMBEDDING, CONV)}},
+                                      **{kind: feature_model(model, kind).output for kind in TRANSFER_FEATURES}},
                        name=name)
 
 
@@ -98,7 +104,8 @@ def average(networks: list):
     stamp = keras.Input(shape=networks[0].input_shape[1:], name="stamp")
     members = [heads(net, name=f"member{i}")(stamp) for i, net in enumerate(networks)]
     joined = {"probabilities": layers.Average(name="probabilities"), LOGITS: layers.Average(name=LOGITS),
-              EMBEDDING: layers.Concatenate(name=EMBEDDING), CONV: layers.Concatenate(name=CONV)}
+              EMBEDDING: layers.Concatenate(name=EMBEDDING), CONV: layers.Concatenate(name=CONV),
+              STAMP: lambda stamps: stamps[0]}  # every member's input is the same stamp
     return keras.Model(stamp, {out: join([m[out] for m in members]) for out, join in joined.items()}, name="average")
 
 

@@ -16,7 +16,6 @@ class SpeakersMissing(UserError, ValueError):
     made from another voiceprint than today's."""
 
 
-STAMP = "stamp"  # the word's own stamp, flattened, rather than anything the digit CNN made of it
 VOICE = "voice"  # the word's voiceprint (stamps.voiceprint): its long-term average spectrum
 # The voiceprint less the average voiceprint of the word the CNN heard: what is said shapes a
 # short word's spectrum as much as who says it, and taking the word's share out leaves more voice.
@@ -79,10 +78,8 @@ def speaker_features(kind: str, stamps: dict, features: dict, means: np.ndarray 
         return stamps["voice"].astype(np.float64)
     if kind == WORD_VOICE:
         return less_word(word_prints(stamps, scale), features["probabilities"], means)
-    if kind == STAMP:
-        return stamps["x"].reshape(len(stamps["x"]), -1).astype(np.float64)
-    if kind not in FEATURES:
-        raise ValueError(f"speakers.features must be {VOICE}, {WORD_VOICE}, {STAMP} or one of "
+    if kind not in FEATURES:  # the CNN's outputs, or its input: the stamp, flattened
+        raise ValueError(f"speakers.features must be {VOICE}, {WORD_VOICE} or one of "
                          f"{', '.join(FEATURES)}, not {kind!r}")
     return features[kind].astype(np.float64)
 

@@ -14,8 +14,9 @@ from .files import load_npz, save_npz
 
 # The provenance columns stored beside each stamp.
 PROVENANCE = ["word", "path", "recording", "speaker", "take", "split"]
-# What a features dataset holds for each word instead of a stamp (models.outputs).
-FEATURES = ("probabilities", "logits", "embedding", "conv")
+# What a features dataset holds for each word instead of a stamp (models.outputs): the CNN's
+# outputs, and its input flattened.
+FEATURES = ("probabilities", "logits", "embedding", "conv", "stamp")
 
 
 # Words go through the embedding this many at a time: one call per word costs far more than
@@ -181,7 +182,7 @@ def load_split(path: Path, split: str, array: str = "x") -> tuple[np.ndarray, np
     """Stamps (n, bands, frames, 1), labels and provenance of one split of a vocab's dataset.
 
     From a features dataset (data/features/), `array` names what to return instead of stamps:
-    probabilities, logits, embedding or conv.
+    probabilities, logits, embedding, conv or stamp (the stamp flattened).
     """
     data = load_npz(path)
     keep = data["split"] == split

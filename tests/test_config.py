@@ -87,6 +87,15 @@ def test_every_corpus_names_its_digit_and_transfer_vocabs(corpus):
         assert spec["split"]["by"] in ("speaker", "take")
 
 
+@pytest.mark.parametrize("corpus, features", [("synthetic", "stamp"), ("fsdd", "conv"), ("folder", "conv")])
+def test_each_corpus_has_its_transfer_features_and_a_chosen_transfer_wins(corpus, features):
+    """A CNN of eSpeak's voices knows new words less than the pretrained stamp; one of real speech
+    more (conf/transfer/<corpus>.yaml). Whatever the corpus, transfer=... and presets still choose."""
+    assert compose([f"corpus={corpus}"])["transfer"]["features"] == features
+    assert compose([f"corpus={corpus}", "transfer=logits"])["transfer"] == compose(["transfer=logits"])["transfer"]
+    assert compose([f"corpus={corpus}", "preset=fbank"])["transfer"]["features"] == "logits"
+
+
 def test_the_cnn_is_an_average_of_networks_and_more_of_them_for_real_speech():
     """Every corpus averages networks (people the CNN never heard); corpus=fsdd's tuning more of them
     (unseen speakers, unknown words), and the tests' tiny config one, to stay fast."""

@@ -24,7 +24,7 @@ def test_the_lite_file_gives_every_output_of_the_keras_model(tmp_path, option):
     stamps = np.random.default_rng(1).standard_normal((BATCH + 44, *SHAPE, 1)).astype(np.float32)
     models.save_lite(model, tmp_path / "cnn.tflite")
     lite, keras = LiteCnn(tmp_path / "cnn.tflite").outputs(stamps), models.outputs(model, stamps)
-    assert sorted(lite) == sorted(keras) == ["conv", "embedding", "logits", "probabilities"]
+    assert sorted(lite) == sorted(keras) == ["conv", "embedding", "logits", "probabilities", "stamp"]
     for name in keras:
         assert lite[name].shape == keras[name].shape and lite[name].dtype == np.float32
         assert np.allclose(lite[name], keras[name], atol=1e-4), name

@@ -32,10 +32,15 @@ def test_seed_model_is_the_seed_notebooks_net():
 
 
 # three 2x2 poolings leave (32/8) x (64/8) cells of 64 channels
-@pytest.mark.parametrize("features, width", [("logits", 4), ("embedding", 64), ("conv", 4 * 8 * 64)])
-def test_feature_model_cuts_at_logits_embedding_or_conv(features, width):
+@pytest.mark.parametrize("features, width", [("logits", 4), ("embedding", 64), ("conv", 4 * 8 * 64),
+                                             ("stamp", SHAPE[0] * SHAPE[1])])
+def test_feature_model_cuts_at_logits_embedding_or_conv_or_keeps_only_the_stamp(features, width):
     model = models.build(compose()["model"], SHAPE, 4)
-    assert models.feature_model(model, features).predict(stamps(2)[0], verbose=0).shape == (2, width)
+    x = stamps(2)[0]
+    found = models.feature_model(model, features).predict(x, verbose=0)
+    assert found.shape == (2, width)
+    if features == "stamp":  # the input itself, in the order numpy flattens it
+        assert np.array_equal(found, x.reshape(2, -1).astype(np.float32))
     with pytest.raises(ValueError):
         models.feature_model(model, "pixels")
 
@@ -103,7 +108,8 @@ def test_an_average_of_networks_averages_their_probabilities_and_keeps_each_ones
     x = stamps(5, seed=4)[0]
     alone = [models.outputs(net, x) for net in networks]
     together = models.outputs(average, x)
-    assert sorted(together) == ["conv", "embedding", "logits", "probabilities"]
+    assert sorted(together) == ["conv", "embedding", "logits", "probabilities", "stamp"]
+    assert np.array_equal(together["stamp"], x.reshape(len(x), -1).astype(np.float32))  # one stamp, however many members
     assert np.allclose(together["probabilities"], (alone[0]["probabilities"] + alone[1]["probabilities"]) / 2, atol=1e-6)
     assert np.allclose(together["logits"], (alone[0]["logits"] + alone[1]["logits"]) / 2, atol=1e-5)
     for kind in ("embedding", "conv"):  # side by side: a transfer SVM reads what every member heard

@@ -59,7 +59,8 @@ def test_a_voiceprint_tells_a_lower_voice_apart_far_more_than_the_same_voice_swe
 
 def test_speaker_features_are_the_voiceprint_the_stamp_or_one_of_the_cnns_outputs():
     stamps = {"x": np.arange(24, dtype=np.float32).reshape(2, 4, 3), "voice": np.ones((2, 64), np.float32)}
-    features = {"conv": np.ones((2, 5), np.float32), "logits": np.zeros((2, 10), np.float32)}
+    features = {"conv": np.ones((2, 5), np.float32), "logits": np.zeros((2, 10), np.float32),
+                "stamp": stamps["x"].reshape(2, 12)}
     assert speakers.speaker_features("stamp", stamps, features).shape == (2, 12)
     assert speakers.speaker_features("voice", stamps, features).shape == (2, 64)
     assert speakers.speaker_features("conv", stamps, features).shape == (2, 5)
