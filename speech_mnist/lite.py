@@ -18,7 +18,7 @@ MAGIC = b"TFL3"  # a LiteRT flatbuffer's file identifier, at bytes 4..8
 
 
 class LiteCnn:
-    """The CNN's outputs by name (probabilities, logits, embedding, conv), as models.outputs gives them."""
+    """The CNN's outputs by name (probabilities, logits, embedding, conv, stamp), as models.outputs gives them."""
 
     def __init__(self, path: Path):
         from ai_edge_litert.interpreter import Interpreter, OpResolverType

@@ -90,7 +90,8 @@ def heads(model, name: str | None = None):
 
 def average(networks: list):
     """One network from several trained alike from different seeds (a deep ensemble): their
-    probabilities and logits averaged, their embeddings and conv maps side by side. Where the
+    probabilities and logits averaged, their embeddings and conv maps side by side, and the one
+    stamp they all read. Where the
     members disagree, the average is unsure: an unseen speaker's digits are heard more often
     right, and words outside the vocab more often rejected (conf/tuning/fsdd_pretrained.yaml).
     One network is returned as it is."""
@@ -116,13 +117,16 @@ OUTPUT_CHUNK = 8192  # a multiple of the batch, so every batch is the one a sing
 
 def outputs(model, stamps: np.ndarray, chunk: int = OUTPUT_CHUNK) -> dict[str, np.ndarray]:
     """What the network makes of each stamp, in one pass: its probabilities and each kind of
-    transfer feature (logits, embedding, conv maps flattened)."""
+    transfer feature (logits, embedding, conv maps flattened, the stamp itself flattened)."""
     net = heads(model)
-    found = {name: np.zeros((len(stamps), *tensor.shape[1:]), np.float32) for name, tensor in net.output.items()}
+    made = {name: tensor for name, tensor in net.output.items() if name != STAMP}
+    found = {name: np.zeros((len(stamps), *tensor.shape[1:]), np.float32) for name, tensor in made.items()}
     for first in range(0, len(stamps), chunk):
         for name, part in net.predict(stamps[first:first + chunk], batch_size=256, verbose=0).items():
-            found[name][first:first + len(part)] = part
-    return found
+            if name in found:
+                found[name][first:first + len(part)] = part
+    # the stamp head gives the input back: a view of it holds no second copy of every stamp in memory
+    return {**found, STAMP: np.asarray(stamps, np.float32).reshape(len(stamps), -1)}
 
 
 # Stamps per call of the LiteRT file: a fixed batch, because LiteRT cannot take an LSTM

@@ -47,11 +47,14 @@ def spread(prints: np.ndarray, labels: np.ndarray) -> float:
 
 def stamp_scale(stamps: dict, labels: np.ndarray, weight: float) -> float:
     """What the average stamp frame is multiplied by beside the voiceprint: `weight` times the
-    voiceprint's spread over its own. The stamp's units (an embedding, log energies) then do not
-    matter; at a weight of 1 it would outweigh the voiceprint as often as not."""
-    if not weight:
+    voiceprint's spread over its own, so that the stamp's units (an embedding, log energies) do
+    not matter. 0 where the average frame holds nothing: a stamp whose bands each lose their mean
+    over the word (stamp.normalise band) averages to zero, and scaled up it would be rounding noise."""
+    frames = average_frame(stamps["x"])
+    stamp_values = float(np.sqrt(np.mean(np.asarray(stamps["x"], np.float64) ** 2)))
+    if not weight or spread(frames, labels) <= 1e-6 * stamp_values:
         return 0.0
-    return weight * spread(np.asarray(stamps["voice"], np.float64), labels) / spread(average_frame(stamps["x"]), labels)
+    return weight * spread(np.asarray(stamps["voice"], np.float64), labels) / spread(frames, labels)
 
 
 def word_prints(stamps: dict, scale: float) -> np.ndarray:
@@ -116,10 +119,10 @@ def speaker_words(stamps_path: Path, features_path: Path, settings: dict) -> Spe
                               f"(speakers.test_takes={settings['test_takes']}) and the others: at least two must")
     y = np.array([names.index(s) if s in names else -1 for s in stamps["speaker"]])
     means, scale = None, 0.0
-    if settings["features"] == WORD_VOICE:  # every word outside the held-out takes: whoever says it
-        outside = {key: stamps[key][~test] for key in ("voice", "x")}
-        scale = stamp_scale(outside, stamps["y"][~test], settings["stamp_weight"])
-        means = average_prints(word_prints(outside, scale), stamps["y"][~test], len(stamps["vocab"]))
+    if settings["features"] == WORD_VOICE:  # from the training side's words only, whoever says them
+        known = {key: stamps[key][train] for key in ("voice", "x")}
+        scale = stamp_scale(known, stamps["y"][train], settings["stamp_weight"])
+        means = average_prints(word_prints(known, scale), stamps["y"][train], len(stamps["vocab"]))
     x = speaker_features(settings["features"], stamps, features, means, scale)
     return SpeakerWords(x, y, [str(n) for n in names], train, test, means, scale)
 

@@ -8,7 +8,7 @@ into one CNN (models.average). With an "unknown" class (speech_mnist/unknown.py)
 learns the words of corpus.unknown, non-speech sounds and digit words played backwards as its
 last class.
 Then, with the CNN still in memory, what it makes of every word of every vocab (probabilities,
-logits, embedding, conv maps) goes to data/features/: train_svm and evaluate read it there
+logits, embedding, conv maps, and its input, the stamp) goes to data/features/: train_svm and evaluate read it there
 and never start TensorFlow.
 """
 import shutil

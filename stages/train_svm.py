@@ -1,12 +1,12 @@
 """Stage train_svm: the transfer vocab, learned from k examples per word -> models/svm.skops.
 
 What the digit CNN made of each word of the transfer vocab (data/features/, from train_cnn): its
-logits, or its embedding, or its last conv block (transfer.features), are the features of a
+logits, its embedding, its last conv block, or its input, the stamp (transfer.features), are the features of a
 scikit-learn SVM fitted on `transfer.shots` training examples per word, and on every training
 word of corpus.unknown as one more class, "unknown".
 The second transfer task, who is speaking, fits another SVM on `speakers.shots` words of each
-speaker of the digit vocab (speakers.features: their voiceprints, less each word's average print for
-word_voice; their stamps; or the CNN's outputs) -> models/speakers/.
+speaker of the digit vocab (speakers.features: their voiceprints; for word_voice with their average
+stamp frames, less each word's average print; their stamps; or the CNN's outputs) -> models/speakers/.
 """
 import shutil
 

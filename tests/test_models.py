@@ -45,6 +45,13 @@ def test_feature_model_cuts_at_logits_embedding_or_conv_or_keeps_only_the_stamp(
         models.feature_model(model, "pixels")
 
 
+def test_a_features_file_holds_every_output_of_the_network():
+    from speech_mnist.stamps import FEATURES
+
+    assert FEATURES == ("probabilities", *models.TRANSFER_FEATURES)
+    assert sorted(models.outputs(models.build(compose()["model"], SHAPE, 4), stamps(2)[0])) == sorted(FEATURES)
+
+
 def test_outputs_in_chunks_are_the_bytes_of_one_call_and_hold_them_once():
     import tracemalloc
 

@@ -5,9 +5,11 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 
 from conftest import TINY, make_dvc_workspace, run
 from speech_mnist import speakers
+from speech_mnist.files import load_npz
 
 
 def test_held_out_takes_test_and_a_speaker_on_one_side_only_is_left_out():
@@ -103,6 +105,47 @@ def test_the_average_stamp_frame_joins_the_print_at_its_share_of_the_voiceprints
     assert speakers.speaker_features("word_voice", stamps, {"probabilities": heard}, means, scale).shape == (12, 70)
 
 
+def test_a_stamp_whose_bands_lose_their_mean_adds_nothing_to_the_print():
+    """stamp.normalise band (the fbank, mel and mfcc stamps) leaves every band's average at zero:
+    scaled to half the voiceprint's spread, its rounding noise would be half the features."""
+    from speech_mnist.stamps import to_stamp
+
+    rng = np.random.default_rng(1)
+    labels = np.repeat([0, 1], 5)
+    x = np.stack([to_stamp(rng.standard_normal((8, 20)), 12, "band") for _ in labels]).astype(np.float32)
+    stamps = {"voice": rng.standard_normal((10, 64)), "x": x}
+    assert speakers.stamp_scale(stamps, labels, 0.5) == 0.0
+    assert speakers.word_prints(stamps, 0.0).shape == (10, 64)
+
+
+def speaker_files(folder, takes_said: dict, held_out_shift: float = 0.0) -> tuple:
+    """A stamps file and a features file of digit words: `takes_said` is {speaker: takes}, each
+    take with the words 0, 1, 2 in it; the words of take 0 moved by `held_out_shift`."""
+    from speech_mnist.files import save_npz
+
+    rng = np.random.default_rng(0)
+    rows = [(who, take, word) for who, takes in takes_said.items() for take in takes for word in range(3)]
+    speaker, take, y = (np.array(column) for column in zip(*rows))
+    voice = rng.standard_normal((len(rows), 64)) + 3 * np.searchsorted(sorted(takes_said), speaker)[:, None]
+    x = rng.standard_normal((len(rows), 6, 4))
+    voice[take == 0] += held_out_shift
+    x[take == 0] *= 1 + held_out_shift
+    save_npz(folder / "stamps.npz", speaker=speaker, take=take, y=y, vocab=np.array(["zero", "one", "two"]),
+             voice=voice.astype(np.float32), x=x.astype(np.float32))
+    save_npz(folder / "features.npz", probabilities=np.eye(3, dtype=np.float32)[y])
+    return folder / "stamps.npz", folder / "features.npz"
+
+
+def test_word_means_and_the_stamps_scale_come_from_the_training_takes_only(tmp_path):
+    settings = {"features": "word_voice", "stamp_weight": 0.5, "test_takes": [0]}
+    said = {"ann": [0, 1, 2], "bob": [0, 1, 2], "cy": [0]}  # cy: a held-out take only, never a task
+    first = speakers.speaker_words(*speaker_files(tmp_path, said), settings)
+    moved = speakers.speaker_words(*speaker_files(tmp_path, said, held_out_shift=100.0), settings)
+    assert first.stamp_scale > 0 and first.names == ["ann", "bob"]
+    assert moved.stamp_scale == first.stamp_scale and np.array_equal(moved.word_means, first.word_means)
+    assert not np.allclose(moved.x[moved.test], first.x[first.test])  # the held-out words themselves did change
+
+
 def test_a_speaker_model_with_word_means_reads_back_exactly(tmp_path):
     from sklearn.svm import LinearSVC
 
@@ -146,6 +189,11 @@ def test_the_pipeline_learns_who_speaks_and_predict_says_it(tmp_path, features):
     assert len(voices) == 4 and metrics["speakers"]["test_words"] == 4 * 10  # take 0 of every voice
     assert set(metrics["speakers"]["recall"]) == set(voices) and set(metrics["speakers_curve"]) == {"k1", "k3", "k5", "k10"}
     assert (ws / "plots/confusion/speakers.png").read_bytes()[:4] == b"\x89PNG"
+    stamps, outputs = load_npz(ws / "data/stamps/num.npz"), load_npz(ws / "data/features/num.npz")
+    assert np.array_equal(outputs["stamp"], stamps["x"].reshape(len(stamps["x"]), -1))  # word for word
+    settings = yaml.safe_load((ws / "params.yaml").read_text())["speakers"]
+    who = speakers.speaker_words(ws / "data/stamps/num.npz", ws / "data/features/num.npz", settings)
+    assert about.get("stamp_scale", 0.0) == who.stamp_scale  # predict scales the stamp as training did
     word = sorted((ws / "data/words/num").rglob("*_0.wav"))[0]  # a held-out take
     result = run([sys.executable, "-m", "speech_mnist", "predict", "--speaker", "--json", str(word)], cwd=ws)
     report = json.loads(result.stdout)[0]
