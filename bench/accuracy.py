@@ -1,7 +1,7 @@
 """Benchmark: accuracy of the whole pipeline on real speech, and on the synthetic default.
 
     python bench/accuracy.py [--corpora ../shared/corpora] [--only takes,speakers,loso,synthetic]
-                             [--speakers george,theo] [-S key=value ...] [--record]
+                             [--speakers george,theo] [-S key=value ...] [--record] [--transfer-validation]
 
 Each figure is a real `dvc repro` of this pipeline in a throw-away DVC repository:
 - takes: FSDD digits, train on takes 5-49 of the 5 speakers, test on takes 0-4; and transfer to
@@ -16,6 +16,10 @@ Each figure is a real `dvc repro` of this pipeline in a throw-away DVC repositor
   of the voices (corpus.voices.seed 0, 1, 2; one draw when -S sets it) and their mean.
 -S passes extra Hydra overrides (e.g. -S model=workshop -S train.epochs=20) to every run; --record
 writes the lines to docs/results.md.
+
+--transfer-validation: for takes and synthetic, instead of the held-out words' figures, the transfer
+SVM on its training words alone (5 shots drawn from them, the rest tested, 40 draws): the figure
+to choose transfer settings on; takes tries every transfer option (logits, conv, stamp).
 """
 
 import argparse
@@ -23,12 +27,19 @@ import json
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import yaml
+
 from results import record
 import workspace
+from speech_mnist.stamps import load_split
+from speech_mnist.transfer import make_svm, pick_shots
 from workspace import REPO, make_workspace
 
 SPEAKERS = ["george", "jackson", "nicolas", "theo", "yweweler"]
 VOICE_DRAWS = (0, 1, 2)  # corpus.voices.seed: which 32 eSpeak voices, and so which 8 are held out
+TRANSFERS = ("logits", "conv", "stamp")  # conf/transfer/'s kinds of features, each with its C and scaling
+VALIDATION_DRAWS = 40
 
 
 def repro(ws: Path, overrides: list[str]) -> dict:
@@ -42,6 +53,27 @@ def override_keys(overrides: list[str]) -> set[str]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     return {o.key_or_group for o in OverridesParser.create().parse_overrides(overrides)}
+
+
+def transfer_validation(ws: Path) -> float:
+    """The transfer SVM on its training words alone: `transfer.shots` per word drawn from them and
+    the rest tested, VALIDATION_DRAWS times; the held-out words stay unseen."""
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    settings = params["transfer"]
+    x, y, _ = load_split(ws / params["paths"]["features"] / f"{params['corpus']['transfer']}.npz", "train",
+                         settings["features"])
+    scores = []
+    for draw in range(VALIDATION_DRAWS):
+        chosen = pick_shots(y, settings["shots"], np.random.default_rng(draw))
+        rest = np.setdiff1d(np.arange(len(y)), chosen)
+        scores.append(make_svm(settings).fit(x[chosen], y[chosen]).score(x[rest], y[rest]))
+    return float(np.mean(scores))
+
+
+def validation_line(name: str, ws: Path, accuracy: float) -> str:
+    features = yaml.safe_load((ws / "params.yaml").read_text())["transfer"]["features"]
+    return (f"{name + f', transfer={features}':<44} validation {accuracy:7.2%}   "
+            f"({VALIDATION_DRAWS} draws of 5 shots per word from the training words, the rest tested)")
 
 
 def line(name: str, metrics: dict) -> str:
@@ -59,7 +91,11 @@ def main() -> None:
     parser.add_argument("--speaker-test-takes", default="0,1,2,3,4", help="the takes who-is-speaking is tested on")
     parser.add_argument("-S", dest="overrides", action="append", default=[], help="extra Hydra override")
     parser.add_argument("--record", action="store_true", help="write the lines to docs/results.md")
+    parser.add_argument("--transfer-validation", action="store_true",
+                        help="takes, synthetic: the transfer on its training words only, to choose settings on")
     args = parser.parse_args()
+    if args.record and args.transfer_validation:
+        parser.error("--record publishes the held-out words' figures: leave out --transfer-validation")
     parts = args.only.split(",")
     speakers = args.speakers.split(",")
     if unknown := sorted(set(speakers) - set(SPEAKERS)):
@@ -74,7 +110,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if {"takes", "speakers", "loso"} & set(parts):
             ws = make_workspace(Path(tmp) / "fsdd", real, dvc=True)
-        if "takes" in parts:
+        if "takes" in parts and args.transfer_validation:
+            for kind in TRANSFERS:  # only train_svm and evaluate re-run
+                repro(ws, [*real, f"transfer={kind}"])
+                say(validation_line("FSDD commands", ws, transfer_validation(ws)))
+        elif "takes" in parts:
             # the transfer both ways, whatever the config chose: only train_svm and evaluate re-run
             logits = repro(ws, [*real, "transfer=logits"])
             say(line("FSDD takes 0-4, transfer=logits", logits))
@@ -107,16 +147,23 @@ def main() -> None:
             seed_given = "corpus.voices.seed" in override_keys(args.overrides)
             draws = {"": args.overrides} if seed_given else \
                 {f", seed {d}": [*args.overrides, f"corpus.voices.seed={d}"] for d in VOICE_DRAWS}
-            found = []
+            found, validations = [], []
             for which, overrides in draws.items():
                 ws = make_workspace(Path(tmp) / f"synthetic{len(found)}", overrides, dvc=True)
                 found.append(repro(ws, overrides))
-                say(line(f"synthetic held-out voices{which}", found[-1]))
-            cnn, svm = (sum(f[m]["accuracy"] for f in found) / len(found) for m in ("cnn", "svm"))
-            if not seed_given:
-                say(f"{f'synthetic, mean of {len(found)} draws':<34} CNN {cnn:7.2%}{'':<15}SVM 5-shot {svm:7.2%}")
-            headlines.append(f"synthetic held-out voices {cnn:.1%}, animals 5-shot {svm:.1%}"
-                             + ("" if seed_given else f" (mean of {len(found)} draws of voices)"))
+                if args.transfer_validation:
+                    validations.append(transfer_validation(ws))
+                    say(validation_line(f"synthetic animals{which}", ws, validations[-1]))
+                else:
+                    say(line(f"synthetic held-out voices{which}", found[-1]))
+            if args.transfer_validation:
+                say(f"{f'synthetic animals, mean of {len(validations)} draws':<44} validation {np.mean(validations):7.2%}")
+            else:
+                cnn, svm = (sum(f[m]["accuracy"] for f in found) / len(found) for m in ("cnn", "svm"))
+                if not seed_given:
+                    say(f"{f'synthetic, mean of {len(found)} draws':<34} CNN {cnn:7.2%}{'':<15}SVM 5-shot {svm:7.2%}")
+                headlines.append(f"synthetic held-out voices {cnn:.1%}, animals 5-shot {svm:.1%}"
+                                 + ("" if seed_given else f" (mean of {len(found)} draws of voices)"))
     if args.record:
         config = " ".join(args.overrides) or "default config"
         record(f"accuracy {args.only} {config}", f"Accuracy ({args.only}; {config})", lines, "; ".join(headlines))

@@ -91,9 +91,9 @@ def heads(model, name: str | None = None):
 def average(networks: list):
     """One network from several trained alike from different seeds (a deep ensemble): their
     probabilities and logits averaged, their embeddings and conv maps side by side, and the one
-    stamp they all read. Where the
-    members disagree, the average is unsure: an unseen speaker's digits are heard more often
-    right, and words outside the vocab more often rejected (conf/tuning/fsdd_pretrained.yaml).
+    stamp they all read. Where the members disagree, the average is unsure: an unseen speaker's
+    digits are heard more often right, and words outside the vocab more often rejected
+    (conf/tuning/fsdd_pretrained.yaml).
     One network is returned as it is."""
     import keras
     from keras import layers
