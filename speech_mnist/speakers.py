@@ -50,11 +50,11 @@ def stamp_scale(stamps: dict, labels: np.ndarray, weight: float) -> float:
     voiceprint's spread over its own, so that the stamp's units (an embedding, log energies) do
     not matter. 0 where the average frame holds nothing: a stamp whose bands each lose their mean
     over the word (stamp.normalise band) averages to zero, and scaled up it would be rounding noise."""
-    frames = average_frame(stamps["x"])
+    frames_spread = spread(average_frame(stamps["x"]), labels)
     stamp_level = float(np.sqrt(np.mean(np.asarray(stamps["x"], np.float64) ** 2)))
-    if not weight or spread(frames, labels) <= 1e-6 * stamp_level:
+    if not weight or frames_spread <= 1e-6 * stamp_level:
         return 0.0
-    return weight * spread(np.asarray(stamps["voice"], np.float64), labels) / spread(frames, labels)
+    return weight * spread(np.asarray(stamps["voice"], np.float64), labels) / frames_spread
 
 
 def word_prints(stamps: dict, scale: float) -> np.ndarray:

@@ -31,7 +31,7 @@ def test_transfer_validation_learns_and_tests_on_training_words_only(tmp_path):
         stamp = np.where((split == "test")[:, None], test_words, x)
         save_npz(features / f"{params['corpus']['transfer']}.npz", y=y, split=split, vocab=np.array(list("abcd")),
                  **{params["transfer"]["features"]: stamp.astype(np.float32)})
-        return accuracy.transfer_validation(tmp_path)
+        return accuracy.transfer_validation(tmp_path)[1]
 
     clean = figure(x)
     assert clean > 0.9 and figure(rng.standard_normal((80, 4)) * 100) == clean
