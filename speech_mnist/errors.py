@@ -13,3 +13,8 @@ class UserError(Exception):
 
 class ModelUnreadable(UserError, ValueError):
     """A model file that exists but cannot, or must not, be loaded; the message says why."""
+
+
+class ModelMismatch(UserError, ValueError):
+    """A model made with other settings than params.yaml's (params composed anew, no `dvc repro`
+    since): it would misread today's input, so it is refused with what differs."""

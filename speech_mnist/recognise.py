@@ -168,7 +168,7 @@ class Recogniser:
     def who(self, words: list[np.ndarray], stamps: np.ndarray, heard: dict) -> list[str | None]:
         """Each word's speaker by the speaker model, from the features it reads; None for every
         word without one."""
-        from .speakers import FROM_VOICEPRINTS, speaker_features
+        from .speakers import FROM_VOICEPRINTS, model_features
         from .stamps import voiceprint
 
         model = self.speaker_model
@@ -176,8 +176,7 @@ class Recogniser:
             return [None] * len(stamps)
         rate = self.params["audio"]["sample_rate"]
         prints = np.array([voiceprint(w, rate) for w in words]) if model.features in FROM_VOICEPRINTS else None
-        features = speaker_features(model.features, {"voice": prints, "x": stamps}, heard, model.word_means,
-                                    model.stamp_scale)
+        features = model_features(model, {"voice": prints, "x": stamps}, heard)
         return [model.names[int(i)] for i in model.svm.predict(features)]
 
     def score(self, heard: dict) -> np.ndarray:

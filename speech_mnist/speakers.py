@@ -13,7 +13,7 @@ from .unknown import best_words
 
 class SpeakersMissing(UserError, ValueError):
     """No speaker model to use: too few speakers with words on both sides of the split, or a model
-    made from another voiceprint than today's."""
+    made from another voiceprint or stamp than today's."""
 
 
 VOICE = "voice"  # the word's voiceprint (stamps.voiceprint): its long-term average spectrum
@@ -136,6 +136,20 @@ class SpeakerModel:
     features: str
     word_means: np.ndarray | None = None
     stamp_scale: float = 0.0
+
+
+def model_features(model: SpeakerModel, stamps: dict, heard: dict) -> np.ndarray:
+    """(words, n) the features `model` reads for these words (their voiceprints and stamps, and the
+    CNN's outputs); SpeakersMissing when they are not the width it learned from: a model made with
+    other stamp settings than today's would misread them."""
+    another_stamp = SpeakersMissing("the speaker model was made with other stamp settings than "
+                                    "params.yaml's: `dvc repro` makes it anew")
+    if model.word_means is not None and word_prints(stamps, model.stamp_scale).shape[1] != model.word_means.shape[1]:
+        raise another_stamp  # its words' average prints hold another stamp's frame
+    features = speaker_features(model.features, stamps, heard, model.word_means, model.stamp_scale)
+    if features.shape[1] != model.svm.n_features_in_:
+        raise another_stamp
+    return features
 
 
 def save(model: SpeakerModel, folder: Path) -> None:

@@ -11,7 +11,7 @@ import soundfile as sf
 
 from conftest import compose
 from speech_mnist import models
-from speech_mnist.errors import ModelUnreadable
+from speech_mnist.errors import ModelMismatch, ModelUnreadable
 from speech_mnist.lite import BATCH, LiteCnn
 
 SHAPE = (96, 3)  # the default stamp
@@ -47,6 +47,16 @@ def test_a_file_that_is_not_a_lite_model_says_it_cannot_be_loaded(tmp_path):
         (tmp_path / "cnn.tflite").write_bytes(content)
         with pytest.raises(ModelUnreadable, match="cnn.tflite cannot be loaded"):
             LiteCnn(tmp_path / "cnn.tflite")
+
+
+def test_stamps_of_another_shape_are_refused_with_both_shapes(tmp_path):
+    """params.yaml composed with another stamp, and no `dvc repro` since."""
+    models.seed_everything(0)
+    models.save_lite(models.build(compose()["model"], SHAPE, 10), tmp_path / "cnn.tflite")
+    lite = LiteCnn(tmp_path / "cnn.tflite")
+    assert lite.outputs(np.zeros((2, *SHAPE, 1), np.float32))["logits"].shape == (2, 10)
+    with pytest.raises(ModelMismatch, match=r"cnn.tflite was trained on 96x3 stamps.* make 32x64: run `dvc repro`"):
+        lite.outputs(np.zeros((2, 32, 64, 1), np.float32))
 
 
 def test_recognising_words_imports_no_tensorflow(tmp_path):

@@ -1,6 +1,7 @@
 """The pipeline as users run it: `dvc repro` in a real DVC repository, on a tiny corpus."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +133,25 @@ def test_predict_without_models_names_the_command_to_run(tmp_path):
     ws = make_workspace(tmp_path / "fresh", TINY)
     result = predict(ws, str(tmp_path / "any.wav"))
     assert result.returncode == 2 and "dvc repro" in result.stderr and "dvc pull" in result.stderr
+
+
+def test_predict_with_models_of_other_stamp_settings_names_the_command_to_run(built, tmp_path):
+    """params.yaml composed anew with another stamp, and no `dvc repro` since."""
+    from conftest import compose
+    from test_bad_input import spoken
+
+    ws = tmp_path / "ws"
+    shutil.copytree(built / "models", ws / "models")
+    shutil.copy(built / "dvc.yaml", ws)
+    params = yaml.safe_load((built / "params.yaml").read_text())
+    params["stamp"] = compose(["stamp=fbank"])["stamp"]
+    (ws / "params.yaml").write_text(yaml.safe_dump(params))
+    samples, rate = spoken(["five"], seed=3)
+    sf.write(tmp_path / "five.wav", samples, rate)
+    for extra in ([], ["--vocab", "animals"]):
+        result = predict(ws, *extra, str(tmp_path / "five.wav"))
+        assert result.returncode == 2 and result.stdout == "", extra
+        assert result.stderr.count("\n") == 1 and "trained on" in result.stderr and "`dvc repro`" in result.stderr
 
 
 def test_second_repro_does_nothing(built):

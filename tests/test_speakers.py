@@ -175,6 +175,25 @@ def test_a_speaker_model_made_from_another_voiceprint_is_refused_not_misread(tmp
     assert speakers.load(tmp_path).features == "stamp"
 
 
+@pytest.mark.parametrize("kind", ["word_voice", "stamp"])
+def test_a_speaker_model_made_with_another_stamp_is_refused_not_misread(kind):
+    """A model whose features held a 6-band stamp, given the words of a 4-band one."""
+    from sklearn.svm import LinearSVC
+
+    rng = np.random.default_rng(0)
+    labels = np.arange(8) % 2
+    def words(bands):
+        return ({"voice": rng.standard_normal((8, 64)), "x": rng.standard_normal((8, bands, 3, 1))},
+                {"probabilities": np.eye(10)[labels], "stamp": rng.standard_normal((8, bands * 3))})
+    made, heard = words(6)
+    means, scale = (np.zeros((10, 64 + 6)), 0.5) if kind == "word_voice" else (None, 0.0)
+    features = speakers.speaker_features(kind, made, heard, means, scale)
+    model = speakers.SpeakerModel(LinearSVC().fit(features, labels), ["ann", "bob"], kind, means, scale)
+    assert np.array_equal(speakers.model_features(model, made, heard), features)
+    with pytest.raises(speakers.SpeakersMissing, match="other stamp settings.*dvc repro"):
+        speakers.model_features(model, *words(4))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("features", ["voice", "word_voice"])
 def test_the_pipeline_learns_who_speaks_and_predict_says_it(tmp_path, features):
