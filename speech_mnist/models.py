@@ -9,14 +9,10 @@ import numpy as np
 
 from .errors import ModelUnreadable, first_line
 from .files import FormatChanged, read_zip, renumber_object_ids, write_zip
+from .stamps import CONV, EMBEDDING, LOGITS, STAMP, TRANSFER_FEATURES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stage logs readable
 
-LOGITS = "logits"        # the layer whose outputs the transfer SVM reads, as the workshop did
-EMBEDDING = "embedding"  # the penultimate layer, the other feature choice
-CONV = "conv"            # the last convolution block's maps: what the CNN hears, before it picks a digit
-STAMP = "stamp"          # the CNN's input itself, flattened: what the stamp (a pretrained embedding) knows
-TRANSFER_FEATURES = (LOGITS, EMBEDDING, CONV, STAMP)
 
 
 def build(model: dict, input_shape: tuple[int, int], classes: int):

@@ -15,8 +15,13 @@ from .files import load_npz, save_npz
 # The provenance columns stored beside each stamp.
 PROVENANCE = ["word", "path", "recording", "speaker", "take", "split"]
 # What a features dataset holds for each word instead of a stamp (models.outputs): the CNN's
-# outputs, and its input flattened.
-FEATURES = ("probabilities", "logits", "embedding", "conv", "stamp")
+# probabilities, and every kind of features a transfer (or the speaker model) can read.
+LOGITS = "logits"        # the layer whose outputs the transfer SVM reads, as the workshop did
+EMBEDDING = "embedding"  # the CNN's penultimate layer
+CONV = "conv"            # the last convolution block's maps: what the CNN hears, before it picks a digit
+STAMP = "stamp"          # the CNN's input itself, flattened: what the stamp (a pretrained embedding) knows
+TRANSFER_FEATURES = (LOGITS, EMBEDDING, CONV, STAMP)
+FEATURES = ("probabilities", *TRANSFER_FEATURES)
 
 
 # Words go through the embedding this many at a time: one call per word costs far more than
