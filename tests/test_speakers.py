@@ -24,7 +24,7 @@ def test_a_voiceprint_ignores_the_level_and_the_quiet_room_around_the_word():
     from speech_mnist.audio import resample
     from speech_mnist.corpus import trim_silence
     from speech_mnist.espeak import Espeak
-    from speech_mnist.stamps import VOICEPRINT_BANDS, voiceprint
+    from speech_mnist.stamps import VOICEPRINT_BANDS, VOICEPRINT_WINDOWS, voiceprint
 
     engine = Espeak()
     word = resample(trim_silence(engine.say("seven", "en-us+m3", 150, 50)).astype(np.float32) / 32768,
@@ -32,7 +32,7 @@ def test_a_voiceprint_ignores_the_level_and_the_quiet_room_around_the_word():
     room = 1e-3 * np.random.default_rng(0).standard_normal(2400).astype(np.float32)  # -60 dB, 0.3 s each side
     alone, quieter = voiceprint(word, 8000), voiceprint(0.25 * word, 8000)
     in_room = voiceprint(np.concatenate([room, word, room]), 8000)
-    assert alone.shape == (VOICEPRINT_BANDS,) and np.allclose(alone, quieter, atol=1e-3)
+    assert alone.shape == (VOICEPRINT_BANDS * len(VOICEPRINT_WINDOWS),) and np.allclose(alone, quieter, atol=1e-3)
     assert np.linalg.norm(in_room - alone) < 0.1 * np.linalg.norm(alone)
     other_voice = resample(trim_silence(engine.say("seven", "en+f4", 150, 50)).astype(np.float32) / 32768,
                            engine.sample_rate, 8000)
