@@ -6,6 +6,7 @@ outputs) are relative to the working directory.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -368,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"speech-mnist {args.command}: {first_line(error)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `speech-mnist predict *.wav | head`: the reader has all it wants
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exit's flush cannot fail again
+        return 1
 
 
 if __name__ == "__main__":

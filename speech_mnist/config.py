@@ -1,12 +1,13 @@
 """Where parameters come from: conf/ (Hydra) is composed into params.yaml, which stages read."""
 
+import math
 import os
 from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
 
-from .errors import UserError
+from .errors import ConfigError, UserError, first_line
 
 PARAMS_FILE = "params.yaml"
 PROJECT_MARKER = "dvc.yaml"
@@ -53,6 +54,9 @@ def load_params(path: str | os.PathLike = PARAMS_FILE) -> dict:
         raise ParamsMissing(f"{path} not found: run `speech-mnist params` (or `dvc exp run`) to compose it from conf/")
     try:
         params = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as error:  # a folder, an audio file, no permission
+        raise ParamsMissing(f"{path} cannot be read as params ({first_line(error)}): name a params.yaml "
+                            "that `speech-mnist params` wrote") from None
     except yaml.YAMLError as error:
         raise ParamsMissing(f"{path} is not valid YAML ({str(error).splitlines()[0]}): "
                             "recompose it with `speech-mnist params`") from None
@@ -60,7 +64,56 @@ def load_params(path: str | os.PathLike = PARAMS_FILE) -> dict:
     if missing:
         raise ParamsMissing(f"{path} has no {', '.join(missing)}: it was composed from an older conf/; "
                             "recompose it with `speech-mnist params`")
+    check_numbers(params)
     return params
+
+
+def whole(value, least: int = 1) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# The numbers no stage can work with outside these bounds, checked whenever params.yaml is read:
+# `dvc exp run -S train.epochs=0` then stops at once and names the parameter, not deep in Keras.
+NUMBERS = {
+    "audio.sample_rate": ("a whole number of samples a second, 1 or more", whole),
+    "segment.frame_ms": ("a number of milliseconds above 0", lambda v: number(v) and v > 0),
+    "segment.hop_ms": ("a number of milliseconds above 0", lambda v: number(v) and v > 0),
+    "segment.pad_s": ("a number of seconds, 0 or more", lambda v: number(v) and v >= 0),
+    "segment.band_hz": ("[low, high] in Hz, 0 <= low < high",
+                        lambda v: isinstance(v, list) and len(v) == 2 and all(map(number, v)) and 0 <= v[0] < v[1]),
+    "stamp.bands": ("a whole number, 1 or more", whole),
+    "stamp.frames": ("a whole number, 1 or more", whole),
+    "train.members": ("a whole number of networks, 1 or more", whole),
+    "train.epochs": ("a whole number, 1 or more", whole),
+    "train.batch_size": ("a whole number, 1 or more", whole),
+    "transfer.shots": ("a whole number of words, 1 or more", whole),
+    "transfer.curve_shots": ("a list of whole numbers, 1 or more", lambda v: isinstance(v, list) and all(map(whole, v))),
+    "speakers.shots": ("a whole number of words, 1 or more", whole),
+    "speakers.curve_shots": ("a list of whole numbers, 1 or more", lambda v: isinstance(v, list) and all(map(whole, v))),
+    "reject.cnn": ("a probability, from 0 to 1", lambda v: number(v) and 0 <= v <= 1),
+    "reject.svm": ("a number (an SVM margin)", number),
+}
+
+
+def check_numbers(params: dict) -> None:
+    """ConfigError naming the first parameter outside NUMBERS' bounds (one that is not there at all
+    is left to the code that reads it), and the first vocab the corpus names but does not have."""
+    for key, (what, fits) in NUMBERS.items():
+        group, _, name = key.partition(".")
+        if name in (params.get(group) or {}) and not fits(params[group][name]):
+            raise ConfigError(f"{key} must be {what}, not {params[group][name]!r}")
+    corpus = params["corpus"]
+    for role in ("digits", "transfer"):
+        if corpus.get(role) not in corpus.get("vocabs", {}):
+            raise ConfigError(f"corpus.{role} must be one of corpus.vocabs ({', '.join(corpus.get('vocabs', {}))}), "
+                              f"not {corpus.get(role)!r}")
+    for vocab, spec in corpus.get("vocabs", {}).items():
+        if "takes" in spec and not whole(spec["takes"]):
+            raise ConfigError(f"corpus.vocabs.{vocab}.takes must be a whole number, 1 or more, not {spec['takes']!r}")
 
 
 def stage_paths(params: dict) -> SimpleNamespace:

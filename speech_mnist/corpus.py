@@ -18,6 +18,7 @@ import pandas as pd
 
 from .audio import read_audio, write_wav
 from .config import resolve_path
+from .errors import ConfigError, CorpusMissing
 from .noise import loop_noise, noise_clips, room_tone
 from .recording import RecordingName
 from .workers import streamed
@@ -110,7 +111,7 @@ def espeak_voices(voices: dict) -> list[dict]:
     rng = np.random.default_rng(voices["seed"])
     pairs = [(lang, variant) for variant in voices["variants"] for lang in voices["languages"]]
     if voices["count"] > len(pairs):
-        raise ValueError(f"corpus.voices.count={voices['count']} but only {len(pairs)} language x variant pairs")
+        raise ConfigError(f"corpus.voices.count={voices['count']} but only {len(pairs)} language x variant pairs")
     chosen = [pairs[i] for i in sorted(rng.choice(len(pairs), voices["count"], replace=False))]
     return [
         {
@@ -180,7 +181,11 @@ def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame
         if "clips" not in spec:
             spoken.append(synthesize_espeak({**corpus, "vocabs": {vocab: spec}}, out_dir, progress))
             continue
-        takes = find_clip_takes(resolve_path(corpus["root"]), spec)
+        root = resolve_path(corpus["root"])
+        if not root.is_dir():
+            raise CorpusMissing(f"corpus.root {root} is not a folder: it holds the real corpora (its README says "
+                                f"what goes where); name yours with -S corpus.root=DIR")
+        takes = find_clip_takes(root, spec)
         rate = spec["sample_rate"]
         noises = noise_clips(corpus, rate, corpus["seed"] + 1)  # corpus.noise, or room tone (not rng's draws)
 
@@ -203,7 +208,7 @@ def copy_folder(corpus: dict, out_dir: Path) -> pd.DataFrame:
     """
     source = resolve_path(corpus["path"])
     if not source.is_dir():
-        raise FileNotFoundError(f"corpus.path {source} is not a folder of recordings")
+        raise CorpusMissing(f"corpus.path {source} is not a folder of recordings")
     for path in sorted(source.iterdir()):
         if path.is_file() and not path.name.startswith(".") and path.suffix.lower() not in NOTE_SUFFIXES:
             shutil.copyfile(path, out_dir / path.name)

@@ -10,6 +10,8 @@ import ctypes
 
 import numpy as np
 
+from .errors import ConfigError
+
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 1
@@ -55,7 +57,7 @@ class Espeak:
 
     def _use(self, voice: str) -> None:
         if self._lib.espeak_SetVoiceByName(voice.encode()) != 0:
-            raise ValueError(f"eSpeak NG has no voice {voice!r}")
+            raise ConfigError(f"eSpeak NG has no voice {voice!r}")
 
     def say(self, text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
         """Speak `text` with `voice` (e.g. "en-us+m3"); returns int16 samples at `sample_rate`.

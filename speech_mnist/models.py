@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelUnreadable, first_line
+from .errors import ConfigError, ModelUnreadable, first_line
 from .files import FormatChanged, read_zip, renumber_object_ids, write_zip
 from .stamps import CONV, EMBEDDING, LOGITS, STAMP, TRANSFER_FEATURES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stage logs readable
-
 
 
 def build(model: dict, input_shape: tuple[int, int], classes: int):
@@ -21,7 +20,7 @@ def build(model: dict, input_shape: tuple[int, int], classes: int):
     from keras import layers
 
     if not model["blocks"]:  # every CNN's features include its last conv block's maps (models.outputs)
-        raise ValueError("model.blocks must hold at least one conv block, e.g. [[16]]: the conv "
+        raise ConfigError("model.blocks must hold at least one conv block, e.g. [[16]]: the conv "
                          "features that transfer=conv and train_cnn's features read are its maps")
     inputs = keras.Input(shape=(*input_shape, 1), name="stamp")
     x = inputs
@@ -41,7 +40,7 @@ def build(model: dict, input_shape: tuple[int, int], classes: int):
     elif model["kind"] == "cnn":
         x = layers.GlobalAveragePooling2D()(x) if model["global_pool"] else layers.Flatten()(x)
     else:
-        raise ValueError(f"unknown model.kind {model['kind']!r}: use cnn or cnn_lstm")
+        raise ConfigError(f"unknown model.kind {model['kind']!r}: use cnn or cnn_lstm")
     x = layers.Dense(model["dense"], activation="relu", name=EMBEDDING)(x)
     x = layers.Dropout(model["dropout"])(x)
     logits = layers.Dense(classes, name=LOGITS)(x)
@@ -61,7 +60,7 @@ def feature_model(model, features: str):
     from keras import layers
 
     if features not in TRANSFER_FEATURES:
-        raise ValueError(f"transfer.features must be {', '.join(TRANSFER_FEATURES)}, not {features!r}")
+        raise ConfigError(f"transfer.features must be {', '.join(TRANSFER_FEATURES)}, not {features!r}")
     if isinstance(model.output, dict):  # an average of networks (average) has every output already
         return keras.Model(model.inputs, model.output[features])
     if features == STAMP:

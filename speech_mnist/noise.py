@@ -10,6 +10,7 @@ import numpy as np
 
 from .audio import is_audio_name, read_audio
 from .config import resolve_path
+from .errors import CorpusMissing
 
 
 def load_noise(folder: Path, rate: int) -> list[np.ndarray]:
@@ -22,7 +23,7 @@ def load_noise(folder: Path, rate: int) -> list[np.ndarray]:
     clips = [strip_zeros(read_audio(p, rate)) for p in paths]
     clips = [clip for clip in clips if clip.size]
     if not clips:
-        raise FileNotFoundError(f"no noise clips in {folder}")
+        raise CorpusMissing(f"no noise clips in {folder} (corpus.noise)")
     return clips
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
+from .errors import ConfigError, UserError
 from .files import load_npz
 from .stamps import FEATURES, VOICEPRINT_LAYOUT
 from .unknown import best_words
@@ -82,7 +82,7 @@ def speaker_features(kind: str, stamps: dict, features: dict, means: np.ndarray 
     if kind == WORD_VOICE:
         return less_word(word_prints(stamps, scale), features["probabilities"], means)
     if kind not in FEATURES:  # the CNN's outputs, or its input: the stamp, flattened
-        raise ValueError(f"speakers.features must be {VOICE}, {WORD_VOICE} or one of "
+        raise ConfigError(f"speakers.features must be {VOICE}, {WORD_VOICE} or one of "
                          f"{', '.join(FEATURES)}, not {kind!r}")
     return features[kind].astype(np.float64)
 

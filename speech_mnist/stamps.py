@@ -10,6 +10,7 @@ if TYPE_CHECKING:  # the tables come from callers: predict makes stamps without 
 
 from . import embedding
 from .audio import resample
+from .errors import ConfigError
 from .files import load_npz, save_npz
 
 # The provenance columns stored beside each stamp.
@@ -72,7 +73,7 @@ def features(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
         return np.log(mel + 1e-6)  # log filterbank energies, as python_speech_features' logfbank
     if kind == "mel":
         return librosa.power_to_db(mel, ref=np.max, top_db=80.0)
-    raise ValueError(f"unknown stamp.feature {kind!r}: use fbank, mel, mfcc or pretrained")
+    raise ConfigError(f"unknown stamp.feature {kind!r}: use fbank, mel, mfcc or pretrained")
 
 
 VOICEPRINT_BANDS = 64
@@ -143,7 +144,7 @@ def to_stamp(feature: np.ndarray, frames: int, normalise: str = "stamp") -> np.n
     if normalise == "band":
         stretched = stretched - stretched.mean(axis=1, keepdims=True)
     elif normalise != "stamp":
-        raise ValueError(f"unknown stamp.normalise {normalise!r}: use stamp, band or none")
+        raise ConfigError(f"unknown stamp.normalise {normalise!r}: use stamp, band or none")
     return ((stretched - stretched.mean()) / (stretched.std() + 1e-6)).astype(np.float32)
 
 
@@ -171,14 +172,15 @@ def assign_split(words: "pd.DataFrame", split: dict, train_only: set[str] = froz
     """
     by = split["by"]
     if by not in ("speaker", "take"):
-        raise ValueError(f"split.by must be speaker or take, not {by!r}")
+        raise ConfigError(f"split.by must be speaker or take, not {by!r}")
     can_test = ~words["speaker"].astype(str).isin(train_only)
     held_out = split.get("test")
     if held_out is None:
         values = sorted(words.loc[can_test, by].unique())
         count = max(1, int(round(len(values) * split["test_fraction"])))
         if count >= len(values):
-            raise ValueError(f"split by {by}: only {len(values)} {by}(s), nothing would be left to train on")
+            raise ConfigError(f"split by {by}: holding out {split['test_fraction']} of {len(values)} {by}(s) "
+                              "would leave none to train on (split.test_fraction)")
         rng = np.random.default_rng(split.get("seed", 0))
         held_out = [values[i] for i in sorted(rng.choice(len(values), count, replace=False))]
     held_out = {str(v) for v in held_out}

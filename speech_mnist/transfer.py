@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ModelUnreadable, first_line
+from .errors import ConfigError, ModelUnreadable, first_line
 from .files import read_zip, renumber_object_ids, write_zip
 
 # Every type that save_svm writes for an SVM of make_svm's kinds (a test saves each kind and loads
@@ -38,7 +38,7 @@ def make_svm(transfer: dict):
     elif transfer["svm"] in ("rbf", "poly", "sigmoid"):
         svm = SVC(kernel=transfer["svm"], C=transfer["C"], random_state=transfer["seed"])
     else:
-        raise ValueError(f"transfer.svm must be linear, rbf, poly or sigmoid, not {transfer['svm']!r}")
+        raise ConfigError(f"transfer.svm must be linear, rbf, poly or sigmoid, not {transfer['svm']!r}")
     return make_pipeline(StandardScaler(), svm) if transfer["scale"] else make_pipeline(svm)
 
 

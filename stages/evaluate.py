@@ -14,6 +14,7 @@ import numpy as np
 
 from speech_mnist import evaluation, speakers, tracking, transfer
 from speech_mnist.config import load_params, stage_paths
+from speech_mnist.errors import run_stage
 from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
 from speech_mnist.unknown import best_words, det_table, rejection_metrics
@@ -125,4 +126,4 @@ def evaluate(params: dict, paths, run: tracking.StageRun) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

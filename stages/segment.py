@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from speech_mnist import words
 from speech_mnist.config import load_params, stage_paths
+from speech_mnist.errors import run_stage
 from speech_mnist.files import write_metrics
 from speech_mnist.segment import segmentation_metrics
 from speech_mnist.workers import in_order
@@ -46,4 +47,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

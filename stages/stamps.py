@@ -15,6 +15,7 @@ from tqdm import tqdm
 from speech_mnist.audio import read_audio
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.corpus import extra_voice_speakers
+from speech_mnist.errors import run_stage
 from speech_mnist.stamps import EMBED_BATCH, assign_split, make_stamps, save_dataset, voiceprint
 
 
@@ -50,4 +51,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

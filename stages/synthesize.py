@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from speech_mnist import corpus
 from speech_mnist.config import load_params, stage_paths
+from speech_mnist.errors import run_stage
 
 
 def main() -> None:
@@ -38,4 +39,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -17,6 +17,7 @@ import numpy as np
 
 from speech_mnist import models, tracking, train
 from speech_mnist.config import load_params, stage_paths
+from speech_mnist.errors import run_stage
 from speech_mnist.files import load_npz, write_metrics
 from speech_mnist.stamps import load_split, save_features
 from speech_mnist.unknown import has_unknown_class
@@ -40,9 +41,7 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
     (train.seed, +1, ...), averaged into one (models.average); and its metrics, with the same
     keys whatever the count: accuracy and loss of training's last epoch (the members' mean: each
     network trains alone), and val_accuracy and val_loss of the CNN itself on the held-out words."""
-    count = params["train"]["members"]
-    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise ValueError(f"train.members must be a whole number of networks, 1 or more, not {count!r}")
+    count = params["train"]["members"]  # 1 or more: config.check_numbers
     digits = paths.stamps / f"{params['corpus']['digits']}.npz"
     split = {side: load_split(digits, side) for side in ("train", "test")}  # read once for every member
     networks, last = [], []
@@ -110,4 +109,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

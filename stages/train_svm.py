@@ -12,6 +12,7 @@ import shutil
 
 from speech_mnist import speakers, tracking, transfer
 from speech_mnist.config import load_params, stage_paths
+from speech_mnist.errors import run_stage
 from speech_mnist.files import write_metrics
 from speech_mnist.stamps import load_split
 
@@ -51,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -135,3 +135,24 @@ def test_metrics_count_the_rejects(segmented):
     metrics = json.loads((segmented["ws"] / "metrics/segment.json").read_text())
     assert metrics["recordings"] == len(GOOD) + len(BAD)
     assert metrics["rejected"] == len(BAD)
+
+
+def test_a_stage_given_a_parameter_it_cannot_use_stops_in_one_line(tmp_path):
+    """`dvc exp run -S train.epochs=0`: the first stage to run names the parameter, no traceback."""
+    from conftest import TINY, run, stage_command
+
+    ws = make_workspace(tmp_path / "ws", [*TINY, "train.epochs=0"])
+    result = run(stage_command("synthesize"), ws, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "stage synthesize: train.epochs must be a whole number, 1 or more, not 0"
+    assert not (ws / "data" / "recordings").exists()  # stopped before it wrote anything
+
+
+def test_a_real_corpus_that_is_not_where_the_parameters_say_is_named_in_one_line(tmp_path):
+    """A clone away from ../shared: corpus.root, not the noise folder under it, is what is missing."""
+    from conftest import run, stage_command
+
+    ws = make_workspace(tmp_path / "ws", ["corpus=fsdd", f"corpus.root={tmp_path / 'nowhere'}"])
+    result = run(stage_command("synthesize"), ws, check=False)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"stage synthesize: corpus.root {tmp_path / 'nowhere'} is not a folder")

@@ -1,5 +1,7 @@
 """conf/ is the source of truth; params.yaml is what it composes to."""
 
+import re
+
 import pytest
 import yaml
 from hydra.errors import MissingConfigException
@@ -111,3 +113,57 @@ def test_an_unknown_class_is_trained_without_the_tunings_louder_noise():
     noise = lambda overrides: compose(overrides)["train"]["augment"]["noise_snr_db"]  # noqa: E731
     assert noise(["corpus=fsdd"])[0] < noise([])[0]
     assert noise(["corpus=fsdd", "preset=unknown"]) == noise([]) == noise(["preset=unknown"])
+
+
+def write_params(folder, params):
+    (folder / "params.yaml").write_text(yaml.safe_dump(params))
+    return folder / "params.yaml"
+
+
+@pytest.mark.parametrize("corpus", ["synthetic", "fsdd", "folder"])
+def test_every_corpus_composes_to_numbers_that_pass_the_check(tmp_path, corpus):
+    from speech_mnist.config import load_params
+
+    params = compose([f"corpus={corpus}"])
+    assert load_params(write_params(tmp_path, params)) == params
+
+
+@pytest.mark.parametrize("key, value", [
+    ("train.epochs", 0), ("train.epochs", "ten"), ("train.epochs", None), ("train.batch_size", 0),
+    ("train.members", 2.5), ("stamp.frames", 0), ("stamp.bands", -3), ("segment.pad_s", -1),
+    ("segment.hop_ms", 0), ("segment.frame_ms", 0), ("segment.band_hz", 150), ("segment.band_hz", [3000, 100]),
+    ("audio.sample_rate", 0), ("transfer.shots", 0), ("speakers.curve_shots", [0]), ("reject.cnn", 2),
+    ("reject.cnn", "abc"), ("corpus.transfer", "foo"), ("corpus.digits", None),
+])
+def test_a_number_no_stage_can_work_with_is_named_when_params_are_read(tmp_path, key, value):
+    """`dvc exp run -S train.epochs=0` writes params.yaml without composing it: every stage and
+    predict read it through load_params, which names the parameter before anything runs."""
+    from speech_mnist.config import load_params
+    from speech_mnist.errors import ConfigError, UserError
+
+    params = compose()
+    group, name = key.split(".")
+    params[group][name] = value
+    with pytest.raises(ConfigError, match=rf"^{re.escape(key)} must be .*, not {re.escape(repr(value))}$"):
+        load_params(write_params(tmp_path, params))
+    assert issubclass(ConfigError, UserError)  # shown in one line by the CLI and the stages
+
+
+def test_a_vocab_with_no_takes_is_named(tmp_path):
+    from speech_mnist.config import load_params
+    from speech_mnist.errors import ConfigError
+
+    params = compose()
+    params["corpus"]["vocabs"]["num"]["takes"] = 0
+    with pytest.raises(ConfigError, match="corpus.vocabs.num.takes must be a whole number, 1 or more, not 0"):
+        load_params(write_params(tmp_path, params))
+
+
+@pytest.mark.parametrize("make", [lambda p: p.mkdir(), lambda p: p.write_bytes(b"RIFF\xff\xfe\x00\x81 not text")],
+                         ids=["a folder", "an audio file"])
+def test_params_that_are_not_a_params_file_are_refused_in_one_line(tmp_path, make):
+    from speech_mnist.config import ParamsMissing, load_params
+
+    make(tmp_path / "x")
+    with pytest.raises(ParamsMissing, match=r"x cannot be read as params \(.+\): name a params.yaml"):
+        load_params(tmp_path / "x")

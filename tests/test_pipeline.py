@@ -129,6 +129,19 @@ def test_predict_reports_a_broken_file_in_one_line_and_goes_on(built, tmp_path):
     assert "good.wav: 1 word(s)" in result.stdout
 
 
+def test_predict_into_a_reader_that_stops_early_ends_quietly(built, tmp_path):
+    """`speech-mnist predict *.wav | head -n 1`: no BrokenPipeError traceback after the line."""
+    from test_bad_input import spoken
+
+    samples, rate = spoken(["five"], seed=3)
+    sf.write(tmp_path / "five.wav", samples, rate)
+    files = " ".join([str(tmp_path / "five.wav")] * 300)  # more lines than head reads before it exits
+    result = subprocess.run(f"{sys.executable} -m speech_mnist predict {files} | head -n 1", shell=True, cwd=built,
+                            capture_output=True, text=True, timeout=300)
+    assert result.stdout.startswith(str(tmp_path / "five.wav")) and result.stdout.count("\n") == 1
+    assert result.stderr == ""
+
+
 def test_predict_without_models_names_the_command_to_run(tmp_path):
     ws = make_workspace(tmp_path / "fresh", TINY)
     result = predict(ws, str(tmp_path / "any.wav"))
