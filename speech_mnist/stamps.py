@@ -77,30 +77,32 @@ def features(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
 
 
 VOICEPRINT_BANDS = 64
-# (seconds, weight) of each window the print averages: a long window resolves a voice's
-# harmonics, a short one the smoother envelope of its formants. The two side by side, the short
-# one at half weight, tell speakers apart better than the long one alone at every k (FSDD
-# validation takes: bench/accuracy.py --only speakers --speaker-test-takes 5,6,7,8,9).
-VOICEPRINT_WINDOWS = ((0.064, 1.0), (0.032, 0.5))
+# (seconds, average, weight) of each part of the print. A long window resolves a voice's
+# harmonics, a short one the smoother envelope of its formants; the mean of the log weighs every
+# loud frame alike, the log of the mean power weighs the loudest (the vowels) most. Each part
+# beside the 64 ms one told speakers apart better at every k (FSDD validation takes:
+# bench/accuracy.py --only speakers --speaker-test-takes 5,6,7,8,9).
+VOICEPRINT_PARTS = ((0.064, "log", 1.0), (0.032, "log", 0.5), (0.064, "power", 0.6))
 # What a speaker model learned from: a model made from any other print is refused, not misread
 # (change it whenever voiceprint() changes)
-VOICEPRINT_LAYOUT = (f"means of {VOICEPRINT_BANDS} log-mel bands from "
-                     + " and ".join(f"{s * 1000:g} ms windows (x{w:g})" for s, w in VOICEPRINT_WINDOWS))
+VOICEPRINT_LAYOUT = (f"average {VOICEPRINT_BANDS}-band log-mel spectra: "
+                     + ", ".join(f"{s * 1000:g} ms {a} x{w:g}" for s, a, w in VOICEPRINT_PARTS))
 
 
 def voiceprint(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """(64 x windows,) who speaks rather than what: the word's average spectrum from each of
-    VOICEPRINT_WINDOWS, side by side, each times its weight."""
-    return np.concatenate([weight * average_spectrum(samples, sample_rate, seconds)
-                           for seconds, weight in VOICEPRINT_WINDOWS]).astype(np.float32)
+    """(64 x parts,) who speaks rather than what: the word's average spectrum in each of the ways
+    VOICEPRINT_PARTS lists, side by side, each times its weight."""
+    return np.concatenate([weight * average_spectrum(samples, sample_rate, seconds, average)
+                           for seconds, average, weight in VOICEPRINT_PARTS]).astype(np.float32)
 
 
-def average_spectrum(samples: np.ndarray, sample_rate: int, window_s: float) -> np.ndarray:
-    """(64,) the mean over the word of each of 64 log-mel bands from `window_s` windows (a
-    long-term average spectrum: vocal tract and voice, whatever the word), over its loud frames
-    only, and with the overall level taken out. Fine bands tell speakers apart where coarse ones
-    did not, and the bands' spread over the word says more of the word than of who says it (FSDD
-    validation takes 5-9: bench/accuracy.py --only speakers)."""
+def average_spectrum(samples: np.ndarray, sample_rate: int, window_s: float, average: str = "log") -> np.ndarray:
+    """(64,) the word's long-term average spectrum in 64 log-mel bands from `window_s` windows
+    (vocal tract and voice, whatever the word), over its loud frames only, and with the overall
+    level taken out: the mean of each band's log ("log"), or the log of its mean power ("power").
+    Fine bands tell speakers apart where coarse ones did not, and the bands' spread over the word
+    says more of the word than of who says it (FSDD validation takes 5-9: bench/accuracy.py
+    --only speakers)."""
     import librosa
 
     window = round(window_s * sample_rate)
@@ -108,10 +110,14 @@ def average_spectrum(samples: np.ndarray, sample_rate: int, window_s: float) -> 
     mel = librosa.feature.melspectrogram(y=samples, sr=sample_rate, n_fft=window, hop_length=window // 8,
                                          n_mels=VOICEPRINT_BANDS, htk=True, power=2.0)
     floor = 1e-8 * mel.max() + 1e-30  # relative to the word: the same print at any level
-    bands = np.log(mel + floor)
     loudness = np.log(mel.sum(axis=0) + floor)
-    voiced = bands[:, loudness >= loudness.max() - np.log(100)]  # frames within 20 dB of the loudest: the
-    mean = voiced.mean(axis=1)                                    # voice, not the room around the word
+    loud = mel[:, loudness >= loudness.max() - np.log(100)]  # frames within 20 dB of the loudest: the voice,
+    if average == "power":                                   # not the room around the word
+        mean = np.log(loud.mean(axis=1) + floor)
+    elif average == "log":
+        mean = np.log(loud + floor).mean(axis=1)
+    else:
+        raise ValueError(f"average must be log or power, not {average!r}")
     return mean - mean.mean()  # shape, not level
 
 

@@ -24,7 +24,7 @@ def test_a_voiceprint_ignores_the_level_and_the_quiet_room_around_the_word():
     from speech_mnist.audio import resample
     from speech_mnist.corpus import trim_silence
     from speech_mnist.espeak import Espeak
-    from speech_mnist.stamps import VOICEPRINT_BANDS, VOICEPRINT_WINDOWS, voiceprint
+    from speech_mnist.stamps import VOICEPRINT_BANDS, VOICEPRINT_PARTS, voiceprint
 
     engine = Espeak()
     word = resample(trim_silence(engine.say("seven", "en-us+m3", 150, 50)).astype(np.float32) / 32768,
@@ -32,7 +32,7 @@ def test_a_voiceprint_ignores_the_level_and_the_quiet_room_around_the_word():
     room = 1e-3 * np.random.default_rng(0).standard_normal(2400).astype(np.float32)  # -60 dB, 0.3 s each side
     alone, quieter = voiceprint(word, 8000), voiceprint(0.25 * word, 8000)
     in_room = voiceprint(np.concatenate([room, word, room]), 8000)
-    assert alone.shape == (VOICEPRINT_BANDS * len(VOICEPRINT_WINDOWS),) and np.allclose(alone, quieter, atol=1e-3)
+    assert alone.shape == (VOICEPRINT_BANDS * len(VOICEPRINT_PARTS),) and np.allclose(alone, quieter, atol=1e-3)
     assert np.linalg.norm(in_room - alone) < 0.1 * np.linalg.norm(alone)
     other_voice = resample(trim_silence(engine.say("seven", "en+f4", 150, 50)).astype(np.float32) / 32768,
                            engine.sample_rate, 8000)
@@ -57,6 +57,20 @@ def test_a_voiceprint_tells_a_lower_voice_apart_far_more_than_the_same_voice_swe
     lower = np.linalg.norm(voiceprint(harmonic_voice(110), 8000) - voiceprint(voice, 8000))
     # how loud each band is over the word, not how much it moves: a word's rhythm is not its speaker's
     assert np.linalg.norm(voiceprint(swelling, 8000) - voiceprint(voice, 8000)) < 0.1 * lower
+
+
+def test_the_power_average_weighs_a_words_loudest_sound_most():
+    """A low vowel, then a high one 10 dB quieter: the log of the mean power leans to the louder
+    vowel's spectrum; the mean of the log weighs the two alike. A steady vowel: both agree."""
+    from speech_mnist.stamps import average_spectrum
+
+    low, high = harmonic_voice(110), harmonic_voice(220)
+    word = np.concatenate([low, 10 ** (-10 / 20) * high])
+    louder = average_spectrum(low, 8000, 0.064)
+    distance = {average: np.linalg.norm(average_spectrum(word, 8000, 0.064, average) - louder)
+                for average in ("log", "power")}
+    assert distance["power"] < 0.5 * distance["log"]
+    assert np.allclose(average_spectrum(low, 8000, 0.064, "power"), louder, atol=0.5)
 
 
 def test_speaker_features_are_the_voiceprint_the_stamp_or_one_of_the_cnns_outputs():
