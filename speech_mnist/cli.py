@@ -84,7 +84,8 @@ def cmd_params(args) -> int:
     try:
         path = write_params(args.overrides, conf_dir=conf, path=output)
     except (HydraException, OmegaConfBaseException) as error:
-        raise UserError(first_line(error)) from None
+        # Hydra's second line is its hint (e.g. "To append to your config use +train.epoch=5")
+        raise UserError(" ".join(str(error).split("\n")[:2])) from None
     print(f"composed {conf}/config.yaml {' '.join(args.overrides)} -> {path}")
     return 0
 

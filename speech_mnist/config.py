@@ -64,7 +64,7 @@ def load_params(path: str | os.PathLike = PARAMS_FILE) -> dict:
     if missing:
         raise ParamsMissing(f"{path} has no {', '.join(missing)}: it was composed from an older conf/; "
                             "recompose it with `speech-mnist params`")
-    check_numbers(params)
+    check_params(params)
     return params
 
 
@@ -99,13 +99,23 @@ NUMBERS = {
 }
 
 
-def check_numbers(params: dict) -> None:
+# What a spectrogram stamp is computed with (conf/stamp/<feature>.yaml has them; pretrained.yaml does not)
+STAMP_KEYS = {feature: ("n_fft", "hop_ms") for feature in ("fbank", "mel", "mfcc")}
+
+
+def check_params(params: dict) -> None:
     """ConfigError naming the first parameter outside NUMBERS' bounds (one that is not there at all
-    is left to the code that reads it), and the first vocab the corpus names but does not have."""
+    is left to the code that reads it), a stamp feature without what it is computed with, or a
+    vocab the corpus names but does not have."""
     for key, (what, fits) in NUMBERS.items():
         group, _, name = key.partition(".")
         if name in (params.get(group) or {}) and not fits(params[group][name]):
             raise ConfigError(f"{key} must be {what}, not {params[group][name]!r}")
+    stamp = params["stamp"]
+    needs = STAMP_KEYS.get(stamp.get("feature"), ())
+    if any(key not in stamp for key in needs):
+        raise ConfigError(f"stamp.feature={stamp['feature']} needs stamp.{' and stamp.'.join(needs)}: choose its whole "
+                          f"group, stamp={stamp['feature']}, not only the feature")
     corpus = params["corpus"]
     for role in ("digits", "transfer"):
         if corpus.get(role) not in corpus.get("vocabs", {}):
@@ -140,6 +150,9 @@ def compose_params(overrides: list[str] = (), conf_dir: str | os.PathLike = "con
 
 
 def write_params(overrides: list[str] = (), conf_dir="conf", path=PARAMS_FILE) -> Path:
-    path = Path(path)
-    path.write_text(compose_yaml(overrides, conf_dir), encoding="utf-8")
+    """params.yaml composed from conf/ with `overrides`; ConfigError, and nothing written, for
+    parameters no stage can work with (check_params)."""
+    path, text = Path(path), compose_yaml(overrides, conf_dir)
+    check_params(yaml.safe_load(text))
+    path.write_text(text, encoding="utf-8")
     return path

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from speech_mnist.audio import read_audio
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.corpus import extra_voice_speakers
-from speech_mnist.errors import run_stage
+from speech_mnist.errors import CorpusMissing, run_stage
 from speech_mnist.stamps import EMBED_BATCH, assign_split, make_stamps, save_dataset, voiceprint
 
 
@@ -40,6 +40,9 @@ def main() -> None:
     shutil.rmtree(paths.stamps, ignore_errors=True)
     for vocab, spec in params["corpus"]["vocabs"].items():
         words = manifest[manifest["vocab"] == vocab].reset_index(drop=True)
+        if words.empty and vocab == params["corpus"]["digits"]:  # nothing for the CNN to learn
+            raise CorpusMissing(f"no words of the digit vocab {vocab!r}: no recording of it was found, or every one "
+                                f"was rejected (see {paths.words}/rejects.csv)")
         if words.empty:
             print(f"{vocab}: no words, no dataset")
             continue

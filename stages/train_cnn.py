@@ -41,7 +41,7 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
     (train.seed, +1, ...), averaged into one (models.average); and its metrics, with the same
     keys whatever the count: accuracy and loss of training's last epoch (the members' mean: each
     network trains alone), and val_accuracy and val_loss of the CNN itself on the held-out words."""
-    count = params["train"]["members"]  # 1 or more: config.check_numbers
+    count = params["train"]["members"]  # 1 or more: config.check_params
     digits = paths.stamps / f"{params['corpus']['digits']}.npz"
     split = {side: load_split(digits, side) for side in ("train", "test")}  # read once for every member
     networks, last = [], []

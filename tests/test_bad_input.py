@@ -156,3 +156,21 @@ def test_a_real_corpus_that_is_not_where_the_parameters_say_is_named_in_one_line
     result = run(stage_command("synthesize"), ws, check=False)
     assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"stage synthesize: corpus.root {tmp_path / 'nowhere'} is not a folder")
+
+
+def test_a_folder_corpus_with_no_usable_recording_says_so_at_the_stamps_stage(tmp_path):
+    """Only a text file and a broken wav: segment rejects them with reasons, and stamps names the
+    empty digit vocab and where the reasons are, instead of DVC's "output does not exist"."""
+    from conftest import run, stage_command
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "notes.md").write_text("my recordings\n")
+    (raw / "num_me_0.wav").write_bytes(b"RIFF....WAVEfmt garbage")
+    ws = make_workspace(tmp_path / "ws", ["corpus=folder", f"corpus.path={raw}"])
+    for stage in ("synthesize", "segment"):
+        run_stage(ws, stage)
+    result = run(stage_command("stamps"), ws, check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == ("stage stamps: no words of the digit vocab 'num': no recording of it was "
+                                              "found, or every one was rejected (see data/words/rejects.csv)")

@@ -29,3 +29,14 @@ def test_params_rejects_an_unknown_option(tmp_path):
                              "--output", str(tmp_path / "p.yaml")], capture_output=True, text=True)
     assert result.returncode != 0 and "model/huge" in result.stderr
     assert not (tmp_path / "p.yaml").exists()
+
+
+@pytest.mark.parametrize("override, said", [
+    ("train.epoch=5", "Could not override 'train.epoch'. To append to your config use +train.epoch=5"),
+    ("train.epochs=0", "train.epochs must be a whole number, 1 or more, not 0"),
+])
+def test_params_names_a_mistyped_key_or_an_impossible_number_in_one_line_and_writes_nothing(tmp_path, override, said):
+    result = subprocess.run([sys.executable, "-m", "speech_mnist", "params", override, "--conf", str(REPO / "conf"),
+                             "--output", str(tmp_path / "p.yaml")], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr == f"speech-mnist params: {said}\n"
+    assert not (tmp_path / "p.yaml").exists()

@@ -167,3 +167,14 @@ def test_params_that_are_not_a_params_file_are_refused_in_one_line(tmp_path, mak
     make(tmp_path / "x")
     with pytest.raises(ParamsMissing, match=r"x cannot be read as params \(.+\): name a params.yaml"):
         load_params(tmp_path / "x")
+
+
+def test_a_spectrogram_feature_chosen_without_its_group_is_named(tmp_path):
+    """stamp.feature=fbank on the default (pretrained) stamp: no n_fft, no hop_ms to compute it with."""
+    from speech_mnist.config import load_params
+    from speech_mnist.errors import ConfigError
+
+    params = compose()
+    params["stamp"]["feature"] = "fbank"
+    with pytest.raises(ConfigError, match=r"stamp.feature=fbank needs stamp.n_fft and stamp.hop_ms: .* stamp=fbank"):
+        load_params(write_params(tmp_path, params))
