@@ -22,6 +22,8 @@ def read_audio(path: str | Path, sample_rate: int) -> np.ndarray:
     Raises BadAudio with a one-line reason for empty, corrupt or non-audio files.
     """
     path = Path(path)
+    if path.is_dir():
+        raise BadAudio("a folder, not a recording: name its files (e.g. folder/*.wav)")
     if path.stat().st_size == 0:
         raise BadAudio("empty file (0 bytes)")
     try:

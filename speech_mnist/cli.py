@@ -37,6 +37,14 @@ def positive_float(text: str) -> float:
     return value
 
 
+def word_seconds(text: str) -> float:
+    """A word's length in seconds: above 0, and at most 10 (a word, not a recording)."""
+    value = positive_float(text)
+    if value > 10:
+        raise argparse.ArgumentTypeError(f"expected at most 10 seconds for a word, got {text!r}")
+    return value
+
+
 def speaker_name(text: str) -> str:
     """A name that fits <vocab>_<speaker>_<take>: not empty, no '_'."""
     if not text or "_" in text:
@@ -232,12 +240,18 @@ def cmd_listen(args) -> int:
 
     project, params = project_and_params(args)
     stamps = args.stamps or project / params["paths"]["stamps"] / f"{params['corpus']['digits']}.npz"
+    if Path(stamps).is_dir():
+        raise UserError(f"{stamps} is a folder: name a stamps dataset (data/stamps/<vocab>.npz) with --stamps")
     if not Path(stamps).is_file():
         raise UserError(f"no stamps at {stamps}: run `dvc repro` (or `dvc pull`) first, or name a file with --stamps")
+    if not zipfile.is_zipfile(stamps):  # numpy would call any other file "pickled data"
+        raise UserError(f"{stamps} is not a stamps dataset: not an .npz archive (data/stamps/<vocab>.npz is one)")
     try:
         data = load_npz(stamps)
         data["x"], data["word"]
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+    except KeyError as error:  # e.g. a features file: the CNN's outputs, no stamps
+        raise UserError(f"{stamps} is not a stamps dataset: it holds no {error} array") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
         raise UserError(f"{stamps} is not a stamps dataset: {first_line(error)}") from None
     rate = params["audio"]["sample_rate"]
     picked = [i for i in range(len(data["x"])) if not args.word or data["word"][i] == args.word][: args.count]
@@ -321,7 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--stamps", help="a stamps dataset (default: the project's digit stamps)")
     listen.add_argument("--word", help="only stamps of this word")
     listen.add_argument("--count", type=positive_int, default=5, help="how many stamps, joined with pauses (default 5)")
-    listen.add_argument("--seconds", type=positive_float, default=0.5, help="length of each rebuilt word (default 0.5)")
+    listen.add_argument("--seconds", type=word_seconds, default=0.5, help="length of each rebuilt word (default 0.5)")
     listen.add_argument("-o", "--output", type=output_file(".wav"), default=Path("listen.wav"),
                         help="WAV to write (default: listen.wav here)")
     listen.set_defaults(run=cmd_listen)

@@ -111,6 +111,10 @@ def check_params(params: dict) -> None:
         group, _, name = key.partition(".")
         if name in (params.get(group) or {}) and not fits(params[group][name]):
             raise ConfigError(f"{key} must be {what}, not {params[group][name]!r}")
+    rate, band = params["audio"].get("sample_rate"), params["segment"].get("band_hz")
+    if band and band[1] > rate / 2:
+        raise ConfigError(f"segment.band_hz reaches {band[1]} Hz, above what audio.sample_rate={rate} can hold "
+                          f"({rate / 2:g} Hz)")
     stamp = params["stamp"]
     needs = STAMP_KEYS.get(stamp.get("feature"), ())
     if any(key not in stamp for key in needs):

@@ -36,3 +36,10 @@ def test_finding_words_and_their_embedding_input_need_no_librosa():
             "assert pcm.shape == (16000,) and pcm.dtype == np.int16\n"
             "print(sorted(m for m in sys.modules if m.startswith('librosa')))")
     assert subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_a_folder_given_as_a_recording_is_named_as_a_folder(tmp_path):
+    from speech_mnist.audio import BadAudio, read_audio
+
+    with pytest.raises(BadAudio, match=r"^a folder, not a recording: name its files"):
+        read_audio(tmp_path, 8000)

@@ -178,3 +178,13 @@ def test_a_spectrogram_feature_chosen_without_its_group_is_named(tmp_path):
     params["stamp"]["feature"] = "fbank"
     with pytest.raises(ConfigError, match=r"stamp.feature=fbank needs stamp.n_fft and stamp.hop_ms: .* stamp=fbank"):
         load_params(write_params(tmp_path, params))
+
+
+def test_a_speech_band_above_what_the_sample_rate_holds_is_named(tmp_path):
+    from speech_mnist.config import load_params
+    from speech_mnist.errors import ConfigError
+
+    params = compose()
+    params["audio"]["sample_rate"] = 4000
+    with pytest.raises(ConfigError, match=r"segment.band_hz reaches 3800 Hz, above what audio.sample_rate=4000 can hold \(2000 Hz\)"):
+        load_params(write_params(tmp_path, params))

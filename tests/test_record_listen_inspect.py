@@ -139,3 +139,29 @@ def test_stamp_to_audio_refuses_embeddings_from_python_too():
 
     with pytest.raises(NoAudio, match="not spectrograms"):
         stamp_to_audio(np.zeros((96, 9), np.float32), RATE, {"feature": "pretrained"}, 0.5)
+
+
+@pytest.mark.parametrize("what, said", [
+    ("folder", "is a folder: name a stamps dataset"),
+    ("wav", "is not a stamps dataset: not an .npz archive"),
+    ("features", "is not a stamps dataset: it holds no 'x' array"),
+])
+def test_listen_names_what_is_wrong_with_a_file_that_is_not_a_stamps_dataset(tmp_path, what, said):
+    from test_bad_input import spoken
+
+    given = tmp_path / {"folder": "data", "wav": "word.wav", "features": "num.npz"}[what]
+    if what == "folder":
+        given.mkdir()
+    elif what == "wav":
+        sf.write(given, *spoken(["fox"]))
+    else:  # a features file: the CNN's outputs of each word, no stamps
+        save_npz(given, logits=np.zeros((1, 10), np.float32), word=np.array(["fox"]))
+    result = subprocess.run([sys.executable, "-m", "speech_mnist", "listen", "--stamps", str(given), "-o",
+                             str(tmp_path / "out.wav"), "--params", str(REPO / "params.yaml")], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.startswith(f"speech-mnist listen: {given} {said}")
+    assert result.stderr.count("\n") == 1 and not (tmp_path / "out.wav").exists()
+
+
+def test_listen_refuses_a_word_length_no_word_has():
+    result = subprocess.run([sys.executable, "-m", "speech_mnist", "listen", "--seconds", "1e9"], capture_output=True, text=True)
+    assert result.returncode == 2 and "expected at most 10 seconds for a word, got '1e9'" in result.stderr
