@@ -92,10 +92,21 @@ def cmd_params(args) -> int:
     try:
         path = write_params(args.overrides, conf_dir=conf, path=output)
     except (HydraException, OmegaConfBaseException) as error:
-        # Hydra's second line is its hint (e.g. "To append to your config use +train.epoch=5")
-        raise UserError(" ".join(str(error).split("\n")[:2])) from None
+        raise UserError(hydra_reason(error)) from None
     print(f"composed {conf}/config.yaml {' '.join(args.overrides)} -> {path}")
     return 0
+
+
+def hydra_reason(error: Exception) -> str:
+    """Hydra's message in one line: its first paragraph, whose later lines are hints such as
+    "To append to your config use +train.epoch=5", and the options of a group it did not find."""
+    first, *rest = str(error).strip().split("\n\n")
+    reason = " ".join(line.strip() for line in first.splitlines()) or type(error).__name__
+    for paragraph in rest:  # "Available options in 'model':\n\tcnn_lstm\n...\nConfig search path:..."
+        head, *lines = paragraph.split("Config search path")[0].splitlines()
+        if head.startswith("Available options"):
+            reason += f"; {head.rstrip(':').lower()}: {', '.join(line.strip() for line in lines if line.strip())}"
+    return reason
 
 
 def cmd_ui(args) -> int:
@@ -384,9 +395,22 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"speech-mnist {args.command}: {first_line(error)}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # `speech-mnist predict *.wav | head`: the reader has all it wants
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that exit's flush cannot fail again
-        return 1
+    except BrokenPipeError:
+        if stdout_is_open():
+            raise  # another pipe broke: a bug to see, not a reader that went away
+        # `speech-mnist predict *.wav | head`: the reader has all it wants. Exit as a program that
+        # SIGPIPE stopped (128 + 13), quietly; stdout to /dev/null so that exit's flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def stdout_is_open() -> bool:
+    """Whether stdout still has a reader: flushing what the failed write left fails again if not."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return False
+    return True
 
 
 if __name__ == "__main__":

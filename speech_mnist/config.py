@@ -68,65 +68,70 @@ def load_params(path: str | os.PathLike = PARAMS_FILE) -> dict:
     return params
 
 
-def whole(value, least: int = 1) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+def whole_at_least_one(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
-def number(value) -> bool:
+def finite_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-# The numbers no stage can work with outside these bounds, checked whenever params.yaml is read:
-# `dvc exp run -S train.epochs=0` then stops at once and names the parameter, not deep in Keras.
-NUMBERS = {
-    "audio.sample_rate": ("a whole number of samples a second, 1 or more", whole),
-    "segment.frame_ms": ("a number of milliseconds above 0", lambda v: number(v) and v > 0),
-    "segment.hop_ms": ("a number of milliseconds above 0", lambda v: number(v) and v > 0),
-    "segment.pad_s": ("a number of seconds, 0 or more", lambda v: number(v) and v >= 0),
-    "segment.band_hz": ("[low, high] in Hz, 0 <= low < high",
-                        lambda v: isinstance(v, list) and len(v) == 2 and all(map(number, v)) and 0 <= v[0] < v[1]),
-    "stamp.bands": ("a whole number, 1 or more", whole),
-    "stamp.frames": ("a whole number, 1 or more", whole),
-    "train.members": ("a whole number of networks, 1 or more", whole),
-    "train.epochs": ("a whole number, 1 or more", whole),
-    "train.batch_size": ("a whole number, 1 or more", whole),
-    "transfer.shots": ("a whole number of words, 1 or more", whole),
-    "transfer.curve_shots": ("a list of whole numbers, 1 or more", lambda v: isinstance(v, list) and all(map(whole, v))),
-    "speakers.shots": ("a whole number of words, 1 or more", whole),
-    "speakers.curve_shots": ("a list of whole numbers, 1 or more", lambda v: isinstance(v, list) and all(map(whole, v))),
-    "reject.cnn": ("a probability, from 0 to 1", lambda v: number(v) and 0 <= v <= 1),
-    "reject.svm": ("a number (an SVM margin)", number),
+def whole_numbers(value) -> bool:
+    return isinstance(value, list) and all(map(whole_at_least_one, value))
+
+
+# The numbers no stage can work with outside these bounds, checked whenever params.yaml is read
+# or written: `dvc exp run -S train.epochs=0` then stops at once and names it, not deep in Keras.
+NUMBER_BOUNDS = {
+    "audio.sample_rate": ("a whole number of samples a second, 1 or more", whole_at_least_one),
+    "segment.frame_ms": ("a number of milliseconds above 0", lambda v: finite_number(v) and v > 0),
+    "segment.hop_ms": ("a number of milliseconds above 0", lambda v: finite_number(v) and v > 0),
+    "segment.pad_s": ("a number of seconds, 0 or more", lambda v: finite_number(v) and v >= 0),
+    "segment.band_hz": ("[low, high] in Hz, 0 <= low < high",  # (high is cut at half the sample rate)
+                        lambda v: isinstance(v, list) and len(v) == 2 and all(map(finite_number, v)) and 0 <= v[0] < v[1]),
+    "stamp.bands": ("a whole number, 1 or more", whole_at_least_one),
+    "stamp.frames": ("a whole number, 1 or more", whole_at_least_one),
+    "train.members": ("a whole number of networks, 1 or more", whole_at_least_one),
+    "train.epochs": ("a whole number, 1 or more", whole_at_least_one),
+    "train.batch_size": ("a whole number, 1 or more", whole_at_least_one),
+    "transfer.shots": ("a whole number of words, 1 or more", whole_at_least_one),
+    "transfer.curve_shots": ("a list of whole numbers, 1 or more", whole_numbers),
+    "speakers.shots": ("a whole number of words, 1 or more", whole_at_least_one),
+    "speakers.curve_shots": ("a list of whole numbers, 1 or more", whole_numbers),
+    "reject.cnn": ("a probability, from 0 to 1", lambda v: finite_number(v) and 0 <= v <= 1),
+    "reject.svm": ("a number (an SVM margin)", finite_number),
 }
 
 
-# What a spectrogram stamp is computed with (conf/stamp/<feature>.yaml has them; pretrained.yaml does not)
-STAMP_KEYS = {feature: ("n_fft", "hop_ms") for feature in ("fbank", "mel", "mfcc")}
+# What each stamp feature is computed with (its conf/stamp/ group has them; a feature set alone does not)
+STAMP_KEYS = {**{feature: ("n_fft", "hop_ms") for feature in ("fbank", "mel", "mfcc")}, "pretrained": ("seconds",)}
 
 
 def check_params(params: dict) -> None:
-    """ConfigError naming the first parameter outside NUMBERS' bounds (one that is not there at all
-    is left to the code that reads it), a stamp feature without what it is computed with, or a
-    vocab the corpus names but does not have."""
-    for key, (what, fits) in NUMBERS.items():
+    """ConfigError naming the first parameter outside NUMBER_BOUNDS (one that is not there at all
+    is left to the code that reads it), a stamp feature without what it is computed with, a vocab
+    the corpus names but does not have, or a vocab's takes that are not 1 or more."""
+    for group in REQUIRED_GROUPS:
+        if not isinstance(params[group], dict):
+            raise ConfigError(f"{group} must be a group of settings, not {params[group]!r}")
+    for key, (what, fits) in NUMBER_BOUNDS.items():
         group, _, name = key.partition(".")
-        if name in (params.get(group) or {}) and not fits(params[group][name]):
-            raise ConfigError(f"{key} must be {what}, not {params[group][name]!r}")
-    rate, band = params["audio"].get("sample_rate"), params["segment"].get("band_hz")
-    if band and band[1] > rate / 2:
-        raise ConfigError(f"segment.band_hz reaches {band[1]} Hz, above what audio.sample_rate={rate} can hold "
-                          f"({rate / 2:g} Hz)")
+        settings = params.get(group)
+        if isinstance(settings, dict) and name in settings and not fits(settings[name]):
+            raise ConfigError(f"{key} must be {what}, not {settings[name]!r}")
     stamp = params["stamp"]
     needs = STAMP_KEYS.get(stamp.get("feature"), ())
     if any(key not in stamp for key in needs):
         raise ConfigError(f"stamp.feature={stamp['feature']} needs stamp.{' and stamp.'.join(needs)}: choose its whole "
                           f"group, stamp={stamp['feature']}, not only the feature")
     corpus = params["corpus"]
-    for role in ("digits", "transfer"):
-        if corpus.get(role) not in corpus.get("vocabs", {}):
-            raise ConfigError(f"corpus.{role} must be one of corpus.vocabs ({', '.join(corpus.get('vocabs', {}))}), "
-                              f"not {corpus.get(role)!r}")
-    for vocab, spec in corpus.get("vocabs", {}).items():
-        if "takes" in spec and not whole(spec["takes"]):
+    vocabs = corpus.get("vocabs") if isinstance(corpus.get("vocabs"), dict) else {}
+    for role in ("digits", "transfer", "unknown"):
+        if role in corpus and corpus[role] not in vocabs and not (role == "unknown" and corpus[role] is None):
+            raise ConfigError(f"corpus.{role} must be one of corpus.vocabs ({', '.join(vocabs)})"
+                              f"{' or null' if role == 'unknown' else ''}, not {corpus[role]!r}")
+    for vocab, spec in vocabs.items():
+        if isinstance(spec, dict) and "takes" in spec and not whole_at_least_one(spec["takes"]):
             raise ConfigError(f"corpus.vocabs.{vocab}.takes must be a whole number, 1 or more, not {spec['takes']!r}")
 
 

@@ -183,8 +183,8 @@ def synthesize_clips(corpus: dict, out_dir: Path, progress=None) -> pd.DataFrame
             continue
         root = resolve_path(corpus["root"])
         if not root.is_dir():
-            raise CorpusMissing(f"corpus.root {root} is not a folder: it holds the real corpora (its README says "
-                                f"what goes where); name yours with -S corpus.root=DIR")
+            raise CorpusMissing(f"corpus.root {root} is not a folder: it holds the real corpora (README.md, "
+                                f"Corpora); name yours with -S corpus.root=DIR")
         takes = find_clip_takes(root, spec)
         rate = spec["sample_rate"]
         noises = noise_clips(corpus, rate, corpus["seed"] + 1)  # corpus.noise, or room tone (not rng's draws)

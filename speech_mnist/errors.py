@@ -19,7 +19,8 @@ class ConfigError(UserError, ValueError):
 
 
 class CorpusMissing(UserError, FileNotFoundError):
-    """A corpus, or its noise, is not where the parameters say (corpus.root, corpus.path, corpus.noise)."""
+    """A corpus, or its noise, is not where the parameters say (corpus.root, corpus.path, corpus.noise),
+    or it holds no usable words of a vocab the pipeline needs."""
 
 
 class ModelUnreadable(UserError, ValueError):
@@ -27,8 +28,9 @@ class ModelUnreadable(UserError, ValueError):
 
 
 class ModelMismatch(UserError, ValueError):
-    """A model made with other settings than params.yaml's (params composed anew, no `dvc repro`
-    since): it would misread today's input, so it is refused with what differs."""
+    """A model whose input differs from what params.yaml's settings make (params composed anew, no
+    `dvc repro` since): it would misread today's input, so it is refused with what differs. Only
+    what the model file tells can be checked: a CNN's stamp shape, not the settings behind it."""
 
 
 def run_stage(main) -> None:

@@ -1,7 +1,7 @@
 """Stamps: every word as a fixed-size image (a log spectrogram, or pretrained speech embeddings), and their datasets."""
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -77,47 +77,62 @@ def features(samples: np.ndarray, sample_rate: int, stamp: dict) -> np.ndarray:
 
 
 VOICEPRINT_BANDS = 64
-# (seconds, average, weight) of each part of the print. A long window resolves a voice's
-# harmonics, a short one the smoother envelope of its formants; the mean of the log weighs every
-# loud frame alike, the log of the mean power weighs the loudest (the vowels) most. Each part
-# beside the 64 ms one told speakers apart better at every k (FSDD validation takes:
-# bench/accuracy.py --only speakers --speaker-test-takes 5,6,7,8,9).
-VOICEPRINT_PARTS = ((0.064, "log", 1.0), (0.032, "log", 0.5), (0.064, "power", 0.6))
+
+
+class VoiceprintPart(NamedTuple):
+    """One average spectrum of the print: its window, how its frames are averaged, its weight."""
+    seconds: float
+    average: str  # "mean_log": every loud frame alike | "log_mean_power": the loudest (the vowels) weigh most
+    weight: float
+
+
+# A long window resolves a voice's harmonics, a short one the smoother envelope of its formants.
+# For word_voice, the default speaker features, each part beside the first told speakers apart
+# better on FSDD validation takes, most at k5 and k10 (bench/accuracy.py --only speakers
+# --speaker-test-takes 5,6,7,8,9; figures in conf/speakers/default.yaml).
+VOICEPRINT_PARTS = (VoiceprintPart(0.064, "mean_log", 1.0), VoiceprintPart(0.032, "mean_log", 0.5),
+                    VoiceprintPart(0.064, "log_mean_power", 0.6))
 # What a speaker model learned from: a model made from any other print is refused, not misread
 # (change it whenever voiceprint() changes)
 VOICEPRINT_LAYOUT = (f"average {VOICEPRINT_BANDS}-band log-mel spectra: "
-                     + ", ".join(f"{s * 1000:g} ms {a} x{w:g}" for s, a, w in VOICEPRINT_PARTS))
+                     + ", ".join(f"{p.seconds * 1000:g} ms {p.average} x{p.weight:g}" for p in VOICEPRINT_PARTS))
 
 
 def voiceprint(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """(64 x parts,) who speaks rather than what: the word's average spectrum in each of the ways
-    VOICEPRINT_PARTS lists, side by side, each times its weight."""
-    return np.concatenate([weight * average_spectrum(samples, sample_rate, seconds, average)
-                           for seconds, average, weight in VOICEPRINT_PARTS]).astype(np.float32)
+    VOICEPRINT_PARTS lists, side by side, each times its weight (one spectrogram per window)."""
+    frames = {seconds: loud_frames(samples, sample_rate, seconds) for seconds in {p.seconds for p in VOICEPRINT_PARTS}}
+    return np.concatenate([part.weight * average_spectrum(*frames[part.seconds], part.average)
+                           for part in VOICEPRINT_PARTS]).astype(np.float32)
 
 
-def average_spectrum(samples: np.ndarray, sample_rate: int, window_s: float, average: str = "log") -> np.ndarray:
-    """(64,) the word's long-term average spectrum in 64 log-mel bands from `window_s` windows
-    (vocal tract and voice, whatever the word), over its loud frames only, and with the overall
-    level taken out: the mean of each band's log ("log"), or the log of its mean power ("power").
-    Fine bands tell speakers apart where coarse ones did not, and the bands' spread over the word
-    says more of the word than of who says it (FSDD validation takes 5-9: bench/accuracy.py
-    --only speakers)."""
+def loud_frames(samples: np.ndarray, sample_rate: int, window_s: float) -> tuple[np.ndarray, float]:
+    """(64, frames) mel power of the word's loud frames, from `window_s` windows, and the floor
+    added before taking logs (relative to the word: the same print at any level). Loud: within
+    20 dB of the loudest frame, the voice and not the room around the word."""
     import librosa
 
     window = round(window_s * sample_rate)
     samples = np.pad(samples, (0, max(0, window - len(samples))))
     mel = librosa.feature.melspectrogram(y=samples, sr=sample_rate, n_fft=window, hop_length=window // 8,
                                          n_mels=VOICEPRINT_BANDS, htk=True, power=2.0)
-    floor = 1e-8 * mel.max() + 1e-30  # relative to the word: the same print at any level
+    floor = 1e-8 * mel.max() + 1e-30
     loudness = np.log(mel.sum(axis=0) + floor)
-    loud = mel[:, loudness >= loudness.max() - np.log(100)]  # frames within 20 dB of the loudest: the voice,
-    if average == "power":                                   # not the room around the word
+    return mel[:, loudness >= loudness.max() - np.log(100)], floor
+
+
+def average_spectrum(loud: np.ndarray, floor: float, average: str = "mean_log") -> np.ndarray:
+    """(bands,) a long-term average spectrum of loud frames (vocal tract and voice, whatever the
+    word), with the overall level taken out: each band's mean log ("mean_log"), or the log of its
+    mean power ("log_mean_power"). Fine bands tell speakers apart where coarse ones did not, and
+    the bands' spread over the word says more of the word than of who says it (FSDD validation
+    takes: bench/accuracy.py --only speakers --speaker-test-takes 5,6,7,8,9)."""
+    if average == "log_mean_power":
         mean = np.log(loud.mean(axis=1) + floor)
-    elif average == "log":
+    elif average == "mean_log":
         mean = np.log(loud + floor).mean(axis=1)
     else:
-        raise ValueError(f"average must be log or power, not {average!r}")
+        raise ValueError(f"average must be mean_log or log_mean_power, not {average!r}")
     return mean - mean.mean()  # shape, not level
 
 
@@ -178,15 +193,15 @@ def assign_split(words: "pd.DataFrame", split: dict, train_only: set[str] = froz
     """
     by = split["by"]
     if by not in ("speaker", "take"):
-        raise ConfigError(f"split.by must be speaker or take, not {by!r}")
+        raise ConfigError(f"split.by must be speaker or take, not {by!r}")  # (the stage names the vocab)
     can_test = ~words["speaker"].astype(str).isin(train_only)
     held_out = split.get("test")
     if held_out is None:
         values = sorted(words.loc[can_test, by].unique())
         count = max(1, int(round(len(values) * split["test_fraction"])))
         if count >= len(values):
-            raise ConfigError(f"split by {by}: holding out {split['test_fraction']} of {len(values)} {by}(s) "
-                              "would leave none to train on (split.test_fraction)")
+            raise ConfigError(f"split.test_fraction: holding out {split['test_fraction']} of {len(values)} {by}(s) "
+                              "would leave none to train on")
         rng = np.random.default_rng(split.get("seed", 0))
         held_out = [values[i] for i in sorted(rng.choice(len(values), count, replace=False))]
     held_out = {str(v) for v in held_out}

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from speech_mnist.audio import read_audio
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.corpus import extra_voice_speakers
-from speech_mnist.errors import CorpusMissing, run_stage
+from speech_mnist.errors import ConfigError, CorpusMissing, run_stage
 from speech_mnist.stamps import EMBED_BATCH, assign_split, make_stamps, save_dataset, voiceprint
 
 
@@ -40,13 +40,17 @@ def main() -> None:
     shutil.rmtree(paths.stamps, ignore_errors=True)
     for vocab, spec in params["corpus"]["vocabs"].items():
         words = manifest[manifest["vocab"] == vocab].reset_index(drop=True)
-        if words.empty and vocab == params["corpus"]["digits"]:  # nothing for the CNN to learn
-            raise CorpusMissing(f"no words of the digit vocab {vocab!r}: no recording of it was found, or every one "
+        role = {params["corpus"]["digits"]: "digit", params["corpus"]["transfer"]: "transfer"}.get(vocab)
+        if words.empty and role:  # nothing for the CNN or the transfer SVM to learn
+            raise CorpusMissing(f"no words of the {role} vocab {vocab!r}: no recording of it was found, or every one "
                                 f"was rejected (see {paths.words}/rejects.csv)")
         if words.empty:
             print(f"{vocab}: no words, no dataset")
             continue
-        words["split"] = assign_split(words, spec["split"], extra_voice_speakers(params["corpus"]))
+        try:
+            words["split"] = assign_split(words, spec["split"], extra_voice_speakers(params["corpus"]))
+        except ConfigError as error:
+            raise ConfigError(f"corpus.vocabs.{vocab}.{error}") from None
         stamps, voices = stamps_of([paths.words / p for p in words["path"]], rate, stamp, vocab)
         save_dataset(paths.stamps / f"{vocab}.npz", stamps, words, spec["words"], voices)
         counts = words["split"].value_counts()

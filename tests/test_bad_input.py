@@ -174,3 +174,14 @@ def test_a_folder_corpus_with_no_usable_recording_says_so_at_the_stamps_stage(tm
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1] == ("stage stamps: no words of the digit vocab 'num': no recording of it was "
                                               "found, or every one was rejected (see data/words/rejects.csv)")
+
+
+def test_a_split_that_leaves_nothing_to_train_on_names_its_vocab(tmp_path):
+    from conftest import TINY, run, stage_command
+
+    ws = make_workspace(tmp_path / "ws", [*TINY, "corpus.vocabs.num.split.test_fraction=1.0"])
+    for stage in ("synthesize", "segment"):
+        run_stage(ws, stage)
+    result = run(stage_command("stamps"), ws, check=False)
+    assert result.returncode == 2 and result.stderr.splitlines()[-1] == (
+        "stage stamps: corpus.vocabs.num.split.test_fraction: holding out 1.0 of 4 speaker(s) would leave none to train on")

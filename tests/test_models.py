@@ -145,11 +145,12 @@ def test_an_average_of_networks_saves_loads_back_safely_and_runs_without_tensorf
 
 
 @pytest.mark.parametrize("count", ["0", "-1", "2.5", "true"])
-def test_train_cnn_refuses_a_number_of_members_that_is_not_one_or_more_networks(tmp_path, count):
+def test_train_cnn_stops_in_one_line_at_a_number_of_members_that_is_not_one_or_more_networks(tmp_path, count):
     from conftest import TINY, make_workspace, run, stage_command
 
     result = run(stage_command("train_cnn"), make_workspace(tmp_path / "ws", [*TINY, f"train.members={count}"]), check=False)
-    assert result.returncode != 0 and "train.members must be a whole number of networks, 1 or more" in result.stderr
+    assert result.returncode == 2 and result.stderr.startswith(
+        "stage train_cnn: train.members must be a whole number of networks, 1 or more, not ") and result.stderr.count("\n") == 1
     with pytest.raises(ValueError, match="at least one network"):
         models.average([])
 

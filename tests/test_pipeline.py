@@ -135,7 +135,7 @@ def test_predict_into_a_reader_that_stops_early_ends_quietly(built, tmp_path):
 
     samples, rate = spoken(["five"], seed=3)
     sf.write(tmp_path / "five.wav", samples, rate)
-    files = " ".join([str(tmp_path / "five.wav")] * 300)  # more lines than head reads before it exits
+    files = " ".join([str(tmp_path / "five.wav")] * 300)  # predict goes on writing after head has exited
     result = subprocess.run(f"{sys.executable} -m speech_mnist predict {files} | head -n 1", shell=True, cwd=built,
                             capture_output=True, text=True, timeout=300)
     assert result.stdout.startswith(str(tmp_path / "five.wav")) and result.stdout.count("\n") == 1
