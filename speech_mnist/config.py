@@ -98,7 +98,7 @@ NUMBER_BOUNDS = {
     "transfer.curve_shots": ("a list of whole numbers, 1 or more", whole_numbers),
     "speakers.shots": ("a whole number of words, 1 or more", whole_at_least_one),
     "speakers.curve_shots": ("a list of whole numbers, 1 or more", whole_numbers),
-    "reject.cnn": ("a probability, from 0 to 1", lambda v: finite_number(v) and 0 <= v <= 1),
+    "reject.cnn": ("a probability, 0 or more (above 1: every word unknown)", lambda v: finite_number(v) and v >= 0),
     "reject.svm": ("a number (an SVM margin)", finite_number),
 }
 
