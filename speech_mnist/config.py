@@ -108,9 +108,9 @@ STAMP_KEYS = {**{feature: ("n_fft", "hop_ms") for feature in ("fbank", "mel", "m
 
 
 def check_params(params: dict) -> None:
-    """ConfigError naming the first parameter outside NUMBER_BOUNDS (one that is not there at all
-    is left to the code that reads it), a stamp feature without what it is computed with, a vocab
-    the corpus names but does not have, or a vocab's takes that are not 1 or more."""
+    """ConfigError naming a group that is not a mapping, the first parameter outside NUMBER_BOUNDS
+    (one that is not there at all is left to the code that reads it), a stamp feature without what
+    it is computed with, a vocab the corpus names but does not have, or takes that are not 1 or more."""
     for group in REQUIRED_GROUPS:
         if not isinstance(params[group], dict):
             raise ConfigError(f"{group} must be a group of settings, not {params[group]!r}")
