@@ -1,5 +1,6 @@
 """Stamps: every word as a fixed-size image (a log spectrogram, or pretrained speech embeddings), and their datasets."""
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -114,11 +115,21 @@ def loud_frames(samples: np.ndarray, sample_rate: int, window_s: float) -> tuple
 
     window = round(window_s * sample_rate)
     samples = np.pad(samples, (0, max(0, window - len(samples))))
-    mel = librosa.feature.melspectrogram(y=samples, sr=sample_rate, n_fft=window, hop_length=window // 8,
-                                         n_mels=VOICEPRINT_BANDS, htk=True, power=2.0)
+    # librosa.feature.melspectrogram's sum, without its cost: it builds the filters anew on every
+    # call and multiplies through einsum on a strided view, 4-6 ms a word where this takes 0.6
+    power = np.abs(librosa.stft(samples, n_fft=window, hop_length=window // 8)) ** 2
+    mel = mel_filters(sample_rate, window, VOICEPRINT_BANDS) @ power
     floor = 1e-8 * mel.max() + 1e-30
     loudness = np.log(mel.sum(axis=0) + floor)
     return mel[:, loudness >= loudness.max() - np.log(100)], floor
+
+
+@functools.lru_cache(maxsize=16)
+def mel_filters(sample_rate: int, n_fft: int, bands: int) -> np.ndarray:
+    """(bands, n_fft // 2 + 1) HTK mel filters, built once for each size."""
+    import librosa
+
+    return librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=bands, htk=True)
 
 
 def average_spectrum(loud: np.ndarray, floor: float, average: str = "mean_log") -> np.ndarray:

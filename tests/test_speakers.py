@@ -59,6 +59,23 @@ def test_a_voiceprint_tells_a_lower_voice_apart_far_more_than_the_same_voice_swe
     assert np.linalg.norm(voiceprint(swelling, 8000) - voiceprint(voice, 8000)) < 0.1 * lower
 
 
+@pytest.mark.parametrize("window_s", [0.064, 0.032])
+def test_the_voiceprints_spectrogram_is_librosas_melspectrogram_to_the_bit(window_s):
+    """loud_frames skips melspectrogram's per-call filter building; what it computes must not move."""
+    import librosa
+
+    from speech_mnist.stamps import VOICEPRINT_BANDS, loud_frames
+
+    word = harmonic_voice(130) + 0.01 * np.random.default_rng(0).standard_normal(4000).astype(np.float32)
+    window = round(window_s * 8000)
+    mel = librosa.feature.melspectrogram(y=word, sr=8000, n_fft=window, hop_length=window // 8,
+                                         n_mels=VOICEPRINT_BANDS, htk=True, power=2.0)
+    loud, floor = loud_frames(word, 8000, window_s)
+    assert floor == 1e-8 * mel.max() + 1e-30
+    loudness = np.log(mel.sum(axis=0) + floor)
+    assert np.array_equal(loud, mel[:, loudness >= loudness.max() - np.log(100)])
+
+
 def test_the_power_average_weighs_a_words_loudest_sound_most():
     """A low vowel, then a high one 10 dB quieter: the log of the mean power leans to the louder
     vowel's spectrum; the mean of the log weighs the two alike. A steady vowel: both agree."""
