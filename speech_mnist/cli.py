@@ -405,12 +405,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def stdout_is_open() -> bool:
-    """Whether stdout still has a reader: flushing what the failed write left fails again if not."""
+    """Whether stdout still has a reader: a pipe whose reader has gone polls as an error."""
+    import select
+
     try:
-        sys.stdout.flush()
-    except BrokenPipeError:
-        return False
-    return True
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return not any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+    except (OSError, ValueError):  # no file descriptor to poll (e.g. stdout replaced in a test)
+        return True
 
 
 if __name__ == "__main__":

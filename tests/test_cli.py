@@ -41,3 +41,16 @@ def test_params_names_a_mistyped_key_or_an_impossible_number_in_one_line_and_wri
                              "--output", str(tmp_path / "p.yaml")], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr == f"speech-mnist params: {said}\n"
     assert not (tmp_path / "p.yaml").exists()
+
+
+def test_stdout_is_open_until_its_pipe_has_no_reader(monkeypatch):
+    import os
+
+    from speech_mnist.cli import stdout_is_open
+
+    read, write = os.pipe()
+    with os.fdopen(write, "w") as pipe:
+        monkeypatch.setattr(sys, "stdout", pipe)
+        assert stdout_is_open()
+        os.close(read)
+        assert not stdout_is_open()
