@@ -28,10 +28,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from results import record
 import workspace
+from speech_mnist.config import load_params
 from speech_mnist.stamps import load_split
 from speech_mnist.transfer import make_svm, pick_shots
 from workspace import REPO, make_workspace
@@ -59,7 +59,7 @@ def transfer_validation(ws: Path) -> tuple[str, float]:
     """The transfer SVM on its training words alone: `transfer.shots` per word drawn from them and
     the rest tested, VALIDATION_DRAWS times; the held-out words stay unseen. Returns the kind of
     features and the mean accuracy."""
-    params = yaml.safe_load((ws / "params.yaml").read_text())
+    params = load_params(ws / "params.yaml")
     settings = params["transfer"]
     x, y, _ = load_split(ws / params["paths"]["features"] / f"{params['corpus']['transfer']}.npz", "train",
                          settings["features"])

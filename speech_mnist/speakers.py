@@ -35,8 +35,8 @@ def average_prints(prints: np.ndarray, labels: np.ndarray, words: int) -> np.nda
 
 def average_frame(stamps: np.ndarray) -> np.ndarray:
     """(words, bands): each stamp's mean over its frames, whatever trailing channel axis it has."""
-    stamps = np.asarray(stamps, np.float64)
-    return stamps.reshape(len(stamps), stamps.shape[1], -1).mean(axis=2)
+    stamps = np.asarray(stamps)  # summed in float64 as they are: no float64 copy of every stamp
+    return stamps.reshape(len(stamps), stamps.shape[1], -1).mean(axis=2, dtype=np.float64)
 
 
 def spread(prints: np.ndarray, labels: np.ndarray) -> float:
@@ -51,7 +51,7 @@ def stamp_scale(stamps: dict, labels: np.ndarray, weight: float) -> float:
     not matter. 0 where the average frame holds nothing: a stamp whose bands each lose their mean
     over the word (stamp.normalise band) averages to zero, and scaled up it would be rounding noise."""
     frames_spread = spread(average_frame(stamps["x"]), labels)
-    stamp_level = float(np.sqrt(np.mean(np.asarray(stamps["x"], np.float64) ** 2)))
+    stamp_level = max(float(np.max(stamps["x"])), -float(np.min(stamps["x"])))  # no copy of every stamp
     if not weight or frames_spread <= 1e-6 * stamp_level:
         return 0.0
     return weight * spread(np.asarray(stamps["voice"], np.float64), labels) / frames_spread
