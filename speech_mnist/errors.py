@@ -29,8 +29,8 @@ class ModelUnreadable(UserError, ValueError):
 
 class ModelMismatch(UserError, ValueError):
     """A model whose input differs from what params.yaml's settings make (params composed anew, no
-    `dvc repro` since): it would misread today's input, so it is refused with what differs. Only
-    what the model file tells can be checked: a CNN's stamp shape, not the settings behind it."""
+    `dvc repro` since): it would misread today's input, so it is refused with what differs: the
+    CNN's stamp settings (saved beside it) and shape, the speaker model's feature widths."""
 
 
 def run_stage(main) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 from .audio import load
 from .errors import UserError
 from .segment import cut, locate_words
-from .stamps import make_stamps
+from .stamps import check_stamp_settings, make_stamps
 from .unknown import UNKNOWN, accepted, best_words
 from .workers import streamed, worker_count
 
@@ -101,8 +101,9 @@ class Recogniser:
         self.reject = params.get("reject", {})  # params.yaml from before rejection: every word is accepted
         self.transfer = vocab is not None and vocab == corpus["transfer"]
         cnn_path, svm_path = root / params["paths"]["cnn_lite"], root / params["paths"]["svm"]
-        speakers_path = root / params["paths"]["speakers"]
-        check_models([cnn_path] + ([svm_path] if self.transfer else []) + ([speakers_path] if speakers else []))
+        stamp_path, speakers_path = root / params["paths"]["cnn_stamp"], root / params["paths"]["speakers"]
+        check_models([cnn_path, stamp_path] + ([svm_path] if self.transfer else []) + ([speakers_path] if speakers else []))
+        check_stamp_settings(stamp_path, params, cnn_path)
         self.cnn = LiteCnn(cnn_path)  # the CNN without TensorFlow: predict answers in a second, not five
         self.speaker_model = None
         if speakers:

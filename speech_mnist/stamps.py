@@ -1,6 +1,7 @@
 """Stamps: every word as a fixed-size image (a log spectrogram, or pretrained speech embeddings), and their datasets."""
 
 import functools
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -11,7 +12,7 @@ if TYPE_CHECKING:  # the tables come from callers: predict makes stamps without 
 
 from . import embedding
 from .audio import resample
-from .errors import ConfigError
+from .errors import ConfigError, ModelMismatch, ModelUnreadable, first_line
 from .files import load_npz, save_npz
 
 # The provenance columns stored beside each stamp.
@@ -24,6 +25,34 @@ CONV = "conv"            # the last convolution block's maps: what the CNN hears
 STAMP = "stamp"          # the CNN's input itself, flattened: what the stamp (a pretrained embedding) knows
 TRANSFER_FEATURES = (LOGITS, EMBEDDING, CONV, STAMP)
 FEATURES = ("probabilities", *TRANSFER_FEATURES)
+
+
+def stamp_settings(params: dict) -> dict:
+    """Every setting that decides how a word becomes a stamp, flat: {"audio.sample_rate": 8000,
+    "stamp.feature": "pretrained", ...}. Two settings can make stamps of one shape (fbank and mel
+    at 32x64), so predict compares these, not only the shape, with what the CNN was trained on."""
+    return {"audio.sample_rate": params["audio"]["sample_rate"],
+            **{f"stamp.{key}": value for key, value in params["stamp"].items()}}
+
+
+def save_stamp_settings(path: Path, params: dict) -> None:
+    """The stamp settings beside the CNN (paths.cnn_stamp), for check_stamp_settings."""
+    Path(path).write_text(json.dumps(stamp_settings(params), indent=2) + "\n")
+
+
+def check_stamp_settings(path: Path, params: dict, model: Path) -> None:
+    """ModelMismatch, naming each setting that differs, when params.yaml would make stamps another
+    way than the CNN (`model`) was trained on: params composed anew and no `dvc repro` since."""
+    try:
+        trained_on = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:  # ValueError: not JSON, or not text
+        raise ModelUnreadable(f"{path} cannot be read ({first_line(error)}): run `dvc repro` to make it anew") from None
+    now = stamp_settings(params)
+    changed = [f"{key} {trained_on.get(key, 'unset')} -> {now.get(key, 'unset')}"
+               for key in sorted(set(trained_on) | set(now)) if trained_on.get(key) != now.get(key)]
+    if changed:
+        raise ModelMismatch(f"{model} was trained on other stamps than params.yaml's settings make "
+                            f"({', '.join(changed)}): run `dvc repro` to train it anew")
 
 
 # Words go through the embedding this many at a time: one call per word costs far more than

@@ -19,7 +19,7 @@ from speech_mnist import models, tracking, train
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.errors import run_stage
 from speech_mnist.files import load_npz, write_metrics
-from speech_mnist.stamps import load_split, save_features
+from speech_mnist.stamps import load_split, save_features, save_stamp_settings
 from speech_mnist.unknown import has_unknown_class
 
 
@@ -100,6 +100,7 @@ def main() -> None:
         model, metrics = trained_cnn(params, paths, run)
         models.save_keras(model, paths.cnn)
         models.save_lite(model, paths.cnn_lite)  # what `speech-mnist predict` runs, without TensorFlow
+        save_stamp_settings(paths.cnn_stamp, params)  # predict refuses a params.yaml that makes other stamps
         shutil.rmtree(paths.features, ignore_errors=True)
         corpus = params["corpus"]
         for vocab in dict.fromkeys([corpus["digits"], corpus["transfer"], corpus.get("unknown")]):

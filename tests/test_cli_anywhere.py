@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from conftest import TINY, compose, make_workspace
+from speech_mnist.stamps import save_stamp_settings
 
 RATE = 8000
 # TensorFlow's own start-up lines (absl, before it is set up), printed whatever the log level
@@ -42,6 +43,7 @@ def project(tmp_path_factory):
     cnn = models.build(params["model"], (stamp["bands"], stamp["frames"]), 10)
     models.save_keras(cnn, root / "models/cnn.keras")
     models.save_lite(cnn, root / "models/cnn.tflite")
+    save_stamp_settings(root / "models/cnn_stamp.json", params)
     features = models.feature_model(cnn, params["transfer"]["features"]).predict(
         np.random.default_rng(0).normal(size=(8, stamp["bands"], stamp["frames"], 1)), verbose=0)
     svm = transfer.make_svm(params["transfer"]).fit(features, np.arange(8) % 4)
@@ -83,6 +85,7 @@ def test_a_model_that_exists_but_cannot_load_is_not_called_missing(project, tmp_
     broken = make_workspace(tmp_path / "broken", TINY)
     (broken / "models").mkdir()
     (broken / "models/cnn.tflite").write_bytes(b"<html>not really a model</html>")
+    save_stamp_settings(broken / "models/cnn_stamp.json", compose(TINY))
     result = run_cli("predict", project / "three.wav", cwd=broken)
     one_line_error(result, "cnn.tflite cannot be loaded")
     assert "not found" not in result.stderr and "no models" not in result.stderr
