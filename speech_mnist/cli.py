@@ -52,6 +52,21 @@ def speaker_name(text: str) -> str:
     return text
 
 
+def unwritable(path: Path) -> str | None:
+    """Why `path` cannot be written, or None: asked before the command's work, not after it. The
+    folder is tried with a file that is gone when closed, since a permission check alone cannot tell
+    a read-only file system, or a folder such as /proc, that takes no new file."""
+    import tempfile
+
+    if path.exists() and not os.access(path, os.W_OK):
+        return "the file is read-only"
+    try:
+        with tempfile.TemporaryFile(dir=path.resolve().parent):
+            return None
+    except OSError as error:
+        return error.strerror or first_line(error)
+
+
 def output_file(*suffixes: str):
     """An argparse type for a file to write: its folder exists, it is not a folder, its suffix fits."""
 
@@ -63,6 +78,8 @@ def output_file(*suffixes: str):
             raise argparse.ArgumentTypeError(f"{text}: the file name must end in {' or '.join(suffixes)}")
         if not path.resolve().parent.is_dir():
             raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist")
+        if reason := unwritable(path):
+            raise argparse.ArgumentTypeError(f"{text}: cannot write there ({reason})")
         return path
 
     return check
@@ -212,6 +229,9 @@ def cmd_inspect(args) -> int:
     from .views import plot_segmentation
 
     _, params = project_and_params(args)
+    output = args.output or Path(Path(args.file).stem + ".inspect.png")
+    if reason := unwritable(output):  # -o is checked by argparse; the default here
+        raise UserError(f"{output}: cannot write there ({reason})")
     rate = params["audio"]["sample_rate"]
     try:
         samples, warnings = load(args.file, params["audio"])
@@ -221,7 +241,6 @@ def cmd_inspect(args) -> int:
     for warning in warnings:
         print(f"{args.file}: warning: {warning}", file=sys.stderr)
     spans = locate_words(samples, rate, params["segment"], args.words).spans
-    output = args.output or Path(Path(args.file).stem + ".inspect.png")
     plot_segmentation(samples, rate, spans, params, output, f"{Path(args.file).name}: {len(spans)} words")
     print(f"{len(spans)} words: {', '.join(f'{a:.2f}-{b:.2f}s' for a, b in spans) or 'no speech'} -> {output}")
     return 0
@@ -347,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--word", help="only stamps of this word")
     listen.add_argument("--count", type=positive_int, default=5, help="how many stamps, joined with pauses (default 5)")
     listen.add_argument("--seconds", type=word_seconds, default=0.5, help="length of each rebuilt word (default 0.5)")
-    listen.add_argument("-o", "--output", type=output_file(".wav"), default=Path("listen.wav"),
+    listen.add_argument("-o", "--output", type=output_file(".wav"), default="listen.wav",
                         help="WAV to write (default: listen.wav here)")
     listen.set_defaults(run=cmd_listen)
 
@@ -382,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a", metavar="A", help="the run to compare against (e.g. the baseline's short commit)")
     compare.add_argument("run_b", metavar="B", help="the run to look at (e.g. a DVC experiment's name)")
     compare.add_argument("--project", metavar="DIR", help="the speech-mnist project (default: found from here)")
-    compare.add_argument("-o", "--output", type=output_file(".png"), default=Path("compare.png"),
+    compare.add_argument("-o", "--output", type=output_file(".png"), default="compare.png",
                          help="PNG to write (default: compare.png here)")
     compare.set_defaults(run=cmd_compare)
     return parser

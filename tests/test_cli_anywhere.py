@@ -98,10 +98,19 @@ def test_a_model_that_exists_but_cannot_load_is_not_called_missing(project, tmp_
     (["listen"], "missing/out.wav", "does not exist"),
     (["listen"], "deep", "is a folder"),
     (["listen"], "out.mp3", "must end in .wav"),
+    # a folder that takes no new file (as a read-only file system would): said before any work
+    (["inspect", "three.wav"], "/proc/self/view.png", "cannot write there"),
+    (["listen"], "/proc/self/out.wav", "cannot write there"),
 ])
 def test_a_bad_output_path_is_one_line(project, command, output, says):
     one_line_error(run_cli(*command, "-o", output, cwd=project), says)
     assert not (project / output).is_file()
+
+
+def test_inspect_says_when_its_default_output_cannot_be_written(project):
+    """Without -o, inspect writes <recording>.inspect.png in the working folder."""
+    result = run_cli("inspect", project / "three.wav", "--project", project, cwd="/proc/self")
+    one_line_error(result, "three.inspect.png: cannot write there")
 
 
 @pytest.mark.parametrize("option, value", [("--count", "-1"), ("--count", "0"), ("--count", "two"),
