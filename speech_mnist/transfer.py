@@ -42,6 +42,13 @@ def make_svm(transfer: dict):
     return make_pipeline(StandardScaler(), svm) if transfer["scale"] else make_pipeline(svm)
 
 
+def shots_taken(labels: np.ndarray, shots: int) -> int:
+    """How many examples pick_shots takes of the label with the fewest: `shots`, or fewer where
+    that label's training examples run out. What a log line or a metric should call the shots."""
+    counts = np.unique(labels, return_counts=True)[1]
+    return int(min(shots, counts.min())) if len(counts) else 0
+
+
 def fit_shots(features: np.ndarray, labels: np.ndarray, transfer: dict, shots: int, seed: int,
               unknown: np.ndarray | None = None, unknown_label: int | None = None):
     """An SVM fitted on `shots` examples per word drawn with `seed`; with `unknown` (features of

@@ -25,6 +25,14 @@ def test_pick_shots_takes_k_of_every_word_reproducibly():
     assert not np.array_equal(first, other)
 
 
+def test_the_shots_taken_are_what_pick_shots_takes_of_the_rarest_word():
+    labels = np.array([0] * 7 + [1] * 3 + [2] * 9)
+    for shots in (1, 3, 5, 100):
+        picked = transfer.pick_shots(labels, shots, np.random.default_rng(0))
+        assert transfer.shots_taken(labels, shots) == np.bincount(labels[picked]).min() == min(shots, 3)
+    assert transfer.shots_taken(labels[:0], 5) == 0
+
+
 @pytest.mark.parametrize("kind", ["linear", "rbf"])
 def test_svm_separates_clear_clusters_from_five_shots(kind):
     features, labels = clusters()
