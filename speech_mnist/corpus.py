@@ -162,9 +162,11 @@ def adds_voices(corpus: dict) -> bool:
     return corpus["kind"] != "espeak" and bool(corpus.get("espeak_takes"))
 
 
-def extra_voice_speakers(corpus: dict) -> set[str]:
-    """The speakers synthesize_extra_voices adds: they only ever train, never test."""
-    if not adds_voices(corpus):
+def extra_voice_speakers(corpus: dict, vocab: str) -> set[str]:
+    """The speakers of `vocab` whose words only ever train, never test: the voices
+    synthesize_extra_voices adds to a real corpus's clips. A vocab without clips (corpus.unknown's
+    other words) is said by those voices alone: they are its test speakers too."""
+    if not adds_voices(corpus) or "clips" not in corpus["vocabs"][vocab]:
         return set()
     return {voice["speaker"] for voice in espeak_voices(corpus["voices"])}
 

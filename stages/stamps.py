@@ -48,7 +48,7 @@ def main() -> None:
             print(f"{vocab}: no words, no dataset")
             continue
         try:
-            words["split"] = assign_split(words, spec["split"], extra_voice_speakers(params["corpus"]))
+            words["split"] = assign_split(words, spec["split"], extra_voice_speakers(params["corpus"], vocab))
         except ConfigError as error:
             raise ConfigError(f"corpus.vocabs.{vocab}.{error}") from None
         stamps, voices = stamps_of([paths.words / p for p in words["path"]], rate, stamp, vocab)

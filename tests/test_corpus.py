@@ -123,14 +123,16 @@ def test_a_clips_corpus_without_a_noise_folder_gets_room_tone(tmp_path, shared_c
 
 def test_clips_stage_builds_recordings_with_true_boundaries(tmp_path, shared_corpora):
     overrides = ["corpus=fsdd", f"corpus.root={shared_corpora}", "corpus.espeak_takes=1", "corpus.voices.count=2", "preset=unknown",
-                 "corpus.vocabs.num.clips='fsdd/recordings/{index}_{speaker}_1.wav'"]
+                 "corpus.vocabs.num.clips='fsdd/recordings/{index}_{speaker}_1.wav'",
+                 "corpus.vocabs.other.words=[hello,water,music,window]"]  # few: every voice's recording cuts right
     ws = make_workspace(tmp_path / "ws", overrides)
     (ws / "conf").rename(ws / "conf-unused")  # the stage must read params.yaml only
     run_stage(ws, "synthesize")
     boundaries = pd.read_csv(ws / "data/recordings/boundaries.csv")
     num = boundaries[boundaries["vocab"] == "num"]
-    voices = extra_voice_speakers(compose(overrides)["corpus"])
+    voices = extra_voice_speakers(compose(overrides)["corpus"], "num")
     assert len(voices) == 2
+    assert extra_voice_speakers(compose(overrides)["corpus"], "other") == set()  # the voices are all it has
     assert set(num["speaker"]) == {"george", "jackson", "nicolas", "theo", "yweweler"} | voices
     assert num["recording"].nunique() == 5 + 2  # take 1 of each real speaker, take 0 of each voice
     # the voices say the digits and the words of the vocab without clips (corpus.unknown's), never commands
@@ -140,3 +142,9 @@ def test_clips_stage_builds_recordings_with_true_boundaries(tmp_path, shared_cor
         assert list(words["word"]) == compose()["corpus"]["vocabs"]["num"]["words"]
         gaps = words["start"].to_numpy()[1:] - words["end"].to_numpy()[:-1]
         assert np.all((gaps >= 0.299) & (gaps <= 1.001))
+    # the stamps: the voices' digits only train; the other words, said by the voices alone, keep a test split
+    run_stage(ws, "segment")
+    run_stage(ws, "stamps")
+    with np.load(ws / "data/stamps/num.npz") as num_stamps, np.load(ws / "data/stamps/other.npz") as other:
+        assert set(num_stamps["speaker"][num_stamps["split"] == "test"]).isdisjoint(voices)
+        assert set(other["split"]) == {"train", "test"}
