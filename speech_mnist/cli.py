@@ -52,19 +52,22 @@ def speaker_name(text: str) -> str:
     return text
 
 
-def unwritable(path: Path) -> str | None:
-    """Why `path` cannot be written, or None: asked before the command's work, not after it. The
-    folder is tried with a file that is gone when closed, since a permission check alone cannot tell
-    a read-only file system, or a folder such as /proc, that takes no new file."""
+def why_unwritable(path: Path) -> str | None:
+    """Why `path` cannot be written, or None: asked before the command's work, not after it.
+    An existing file is opened for appending (which changes nothing); for a new one, the folder
+    is tried with a file that is gone when closed, since a permission check alone passes a
+    read-only file system, or a folder such as /proc that takes no new file."""
     import tempfile
 
-    if path.exists() and not os.access(path, os.W_OK):
-        return "the file is read-only"
     try:
+        if path.exists():
+            open(path, "ab").close()
+            return None
         with tempfile.TemporaryFile(dir=path.resolve().parent):
             return None
     except OSError as error:
-        return error.strerror or first_line(error)
+        where = "the file" if path.exists() else "its folder takes no new file"
+        return f"{where}: {error.strerror or first_line(error)}"
 
 
 def output_file(*suffixes: str):
@@ -78,7 +81,7 @@ def output_file(*suffixes: str):
             raise argparse.ArgumentTypeError(f"{text}: the file name must end in {' or '.join(suffixes)}")
         if not path.resolve().parent.is_dir():
             raise argparse.ArgumentTypeError(f"{text}: the folder {path.parent} does not exist")
-        if reason := unwritable(path):
+        if reason := why_unwritable(path):
             raise argparse.ArgumentTypeError(f"{text}: cannot write there ({reason})")
         return path
 
@@ -230,7 +233,7 @@ def cmd_inspect(args) -> int:
 
     _, params = project_and_params(args)
     output = args.output or Path(Path(args.file).stem + ".inspect.png")
-    if reason := unwritable(output):  # -o is checked by argparse; the default here
+    if args.output is None and (reason := why_unwritable(output)):  # -o was checked by argparse (output_file)
         raise UserError(f"{output}: cannot write there ({reason})")
     rate = params["audio"]["sample_rate"]
     try:

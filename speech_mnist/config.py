@@ -135,6 +135,15 @@ def check_params(params: dict) -> None:
             raise ConfigError(f"corpus.vocabs.{vocab}.takes must be a whole number, 1 or more, not {spec['takes']!r}")
 
 
+def project_file(params: dict, name: str, root: Path) -> Path:
+    """root / params["paths"][name]; ParamsMissing when params.yaml predates that path (`dvc exp apply`
+    of an older experiment, --params naming an older file)."""
+    if name not in params["paths"]:
+        raise ParamsMissing(f"params.yaml has no paths.{name}: it was composed from an older conf/; "
+                            "recompose it with `speech-mnist params`")
+    return Path(root) / params["paths"][name]
+
+
 def stage_paths(params: dict) -> SimpleNamespace:
     """params["paths"] (conf/paths/) as Paths: e.g. stage_paths(params).words / "manifest.csv"."""
     return SimpleNamespace(**{name: Path(path) for name, path in params["paths"].items()})

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import load
+from .config import project_file
 from .errors import UserError
 from .segment import cut, locate_words
 from .stamps import check_stamp_settings, make_stamps
@@ -100,8 +101,8 @@ class Recogniser:
         self.params = params
         self.reject = params.get("reject", {})  # params.yaml from before rejection: every word is accepted
         self.transfer = vocab is not None and vocab == corpus["transfer"]
-        cnn_path, svm_path = root / params["paths"]["cnn_lite"], root / params["paths"]["svm"]
-        stamp_path, speakers_path = root / params["paths"]["cnn_stamp"], root / params["paths"]["speakers"]
+        cnn_path, svm_path, stamp_path, speakers_path = (
+            project_file(params, name, root) for name in ("cnn_lite", "svm", "cnn_stamp_settings", "speakers"))
         check_models([cnn_path, stamp_path] + ([svm_path] if self.transfer else []) + ([speakers_path] if speakers else []))
         check_stamp_settings(stamp_path, params, cnn_path)
         self.cnn = LiteCnn(cnn_path)  # the CNN without TensorFlow: predict answers in a second, not five

@@ -29,14 +29,17 @@ FEATURES = ("probabilities", *TRANSFER_FEATURES)
 
 def stamp_settings(params: dict) -> dict:
     """Every setting that decides how a word becomes a stamp, flat: {"audio.sample_rate": 8000,
-    "stamp.feature": "pretrained", ...}. Two settings can make stamps of one shape (fbank and mel
-    at 32x64), so predict compares these, not only the shape, with what the CNN was trained on."""
-    return {"audio.sample_rate": params["audio"]["sample_rate"],
+    "segment.pad_s": 0.15, "stamp.feature": "pretrained", ...} (the pad is the margin cut around
+    each word, and a stamp stretches word and margin alike). Two settings can make stamps of one
+    shape (fbank and mel at 32x64), so predict compares these, not only the shape, with what the
+    CNN was trained on. Each is a param of train_cnn in dvc.yaml, so that the file is made anew
+    whenever one changes."""
+    return {"audio.sample_rate": params["audio"]["sample_rate"], "segment.pad_s": params["segment"]["pad_s"],
             **{f"stamp.{key}": value for key, value in params["stamp"].items()}}
 
 
 def save_stamp_settings(path: Path, params: dict) -> None:
-    """The stamp settings beside the CNN (paths.cnn_stamp), for check_stamp_settings."""
+    """The stamp settings beside the CNN (paths.cnn_stamp_settings), for check_stamp_settings."""
     Path(path).write_text(json.dumps(stamp_settings(params), indent=2) + "\n")
 
 
@@ -47,6 +50,8 @@ def check_stamp_settings(path: Path, params: dict, model: Path) -> None:
         trained_on = json.loads(Path(path).read_text())
     except (OSError, ValueError) as error:  # ValueError: not JSON, or not text
         raise ModelUnreadable(f"{path} cannot be read ({first_line(error)}): run `dvc repro` to make it anew") from None
+    if not isinstance(trained_on, dict):
+        raise ModelUnreadable(f"{path} holds no stamp settings: run `dvc repro` to make it anew")
     now = stamp_settings(params)
     changed = [f"{key} {trained_on.get(key, 'unset')} -> {now.get(key, 'unset')}"
                for key in sorted(set(trained_on) | set(now)) if trained_on.get(key) != now.get(key)]

@@ -100,7 +100,7 @@ def main() -> None:
         model, metrics = trained_cnn(params, paths, run)
         models.save_keras(model, paths.cnn)
         models.save_lite(model, paths.cnn_lite)  # what `speech-mnist predict` runs, without TensorFlow
-        save_stamp_settings(paths.cnn_stamp, params)  # predict refuses a params.yaml that makes other stamps
+        save_stamp_settings(paths.cnn_stamp_settings, params)  # predict refuses a params.yaml that makes other stamps
         shutil.rmtree(paths.features, ignore_errors=True)
         corpus = params["corpus"]
         for vocab in dict.fromkeys([corpus["digits"], corpus["transfer"], corpus.get("unknown")]):

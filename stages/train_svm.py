@@ -30,8 +30,8 @@ def train_speaker_svm(params: dict, paths) -> None:
     svm = transfer.fit_shots(who.x[who.train], who.y[who.train], settings, settings["shots"], settings["seed"])
     speakers.save(speakers.SpeakerModel(svm, who.names, settings["features"], who.word_means, who.stamp_scale), paths.speakers)
     taken = transfer.shots_taken(who.y[who.train], settings["shots"])
-    short = f" (speakers.shots {settings['shots']}: no more training words)" if taken < settings["shots"] else ""
-    print(f"speakers: SVM on {taken} words of each of {len(who.names)} speakers{short} ({settings['features']})")
+    each = f"up to {settings['shots']} words ({taken} of the fewest)" if taken < settings["shots"] else f"{taken} words"
+    print(f"speakers: SVM on {each} of each of {len(who.names)} speakers ({settings['features']})")
 
 
 def main() -> None:
@@ -44,15 +44,15 @@ def main() -> None:
     with tracking.StageRun("train_svm", params) as run:  # MLflow loads in a helper process meanwhile
         svm = transfer.fit_shots(features, y, settings, settings["shots"], settings["seed"],
                                  unknown, unknown_label=len(info["vocab"]))
-        taken = transfer.shots_taken(y, settings["shots"])  # fewer than transfer.shots when a word's training words run out
         train_accuracy = float(svm.score(features, y))  # on all training words, not just the k shots
         run.log_metrics({"train_accuracy": train_accuracy})
         transfer.save_svm(svm, paths.svm)
         train_speaker_svm(params, paths)
     write_metrics(paths.metrics / "train_svm.json",
-                  {"shots": taken, "words": info["vocab"], "train_accuracy": round(train_accuracy, 4)})
-    short = f" (transfer.shots {settings['shots']}: no more training words)" if taken < settings["shots"] else ""
-    print(f"{vocab}: SVM on {taken} shots per word{short}, {train_accuracy:.1%} on all {len(y)} training words")
+                  {"shots": settings["shots"], "words": info["vocab"], "train_accuracy": round(train_accuracy, 4)})
+    taken = transfer.shots_taken(y, settings["shots"])  # fewer where a word's training words run out
+    each = f"up to {settings['shots']} shots ({taken} of the rarest word)" if taken < settings["shots"] else f"{taken} shots"
+    print(f"{vocab}: SVM on {each} per word, {train_accuracy:.1%} on all {len(y)} training words")
 
 
 if __name__ == "__main__":

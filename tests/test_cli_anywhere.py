@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
+import yaml
 
 from conftest import TINY, compose, make_workspace
 from speech_mnist.stamps import save_stamp_settings
@@ -43,7 +44,7 @@ def project(tmp_path_factory):
     cnn = models.build(params["model"], (stamp["bands"], stamp["frames"]), 10)
     models.save_keras(cnn, root / "models/cnn.keras")
     models.save_lite(cnn, root / "models/cnn.tflite")
-    save_stamp_settings(root / "models/cnn_stamp.json", params)
+    save_stamp_settings(root / "models/cnn_stamp_settings.json", params)
     features = models.feature_model(cnn, params["transfer"]["features"]).predict(
         np.random.default_rng(0).normal(size=(8, stamp["bands"], stamp["frames"], 1)), verbose=0)
     svm = transfer.make_svm(params["transfer"]).fit(features, np.arange(8) % 4)
@@ -85,7 +86,7 @@ def test_a_model_that_exists_but_cannot_load_is_not_called_missing(project, tmp_
     broken = make_workspace(tmp_path / "broken", TINY)
     (broken / "models").mkdir()
     (broken / "models/cnn.tflite").write_bytes(b"<html>not really a model</html>")
-    save_stamp_settings(broken / "models/cnn_stamp.json", compose(TINY))
+    save_stamp_settings(broken / "models/cnn_stamp_settings.json", compose(TINY))
     result = run_cli("predict", project / "three.wav", cwd=broken)
     one_line_error(result, "cnn.tflite cannot be loaded")
     assert "not found" not in result.stderr and "no models" not in result.stderr
@@ -107,10 +108,20 @@ def test_a_bad_output_path_is_one_line(project, command, output, says):
     assert not (project / output).is_file()
 
 
-def test_inspect_says_when_its_default_output_cannot_be_written(project):
-    """Without -o, inspect writes <recording>.inspect.png in the working folder."""
+def test_a_default_output_that_cannot_be_written_is_one_line(project):
+    """Without -o, inspect writes <recording>.inspect.png and listen listen.wav in the working folder."""
     result = run_cli("inspect", project / "three.wav", "--project", project, cwd="/proc/self")
-    one_line_error(result, "three.inspect.png: cannot write there")
+    one_line_error(result, "three.inspect.png: cannot write there (its folder takes no new file")
+    one_line_error(run_cli("listen", "--project", project, cwd="/proc/self"), "listen.wav: cannot write there")
+
+
+def test_a_params_file_from_before_a_models_path_is_one_line(project, tmp_path):
+    """`dvc exp apply` of an older experiment, or --params naming an older params.yaml."""
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    del params["paths"]["cnn_stamp_settings"]
+    (tmp_path / "old.yaml").write_text(yaml.safe_dump(params))
+    result = run_cli("predict", "three.wav", "--params", tmp_path / "old.yaml", cwd=project)
+    one_line_error(result, "has no paths.cnn_stamp_settings", "recompose it with `speech-mnist params`")
 
 
 @pytest.mark.parametrize("option, value", [("--count", "-1"), ("--count", "0"), ("--count", "two"),

@@ -65,27 +65,29 @@ def test_stamps_of_another_shape_are_refused_with_both_shapes(tmp_path):
     (["stamp=mel"], "stamp.feature fbank -> mel"),  # the same 32x64 shape: the shape check cannot tell
     (["stamp.normalise=stamp"], "stamp.normalise band -> stamp"),
     (["audio.sample_rate=16000"], "audio.sample_rate 8000 -> 16000"),
+    (["segment.pad_s=0.05"], "segment.pad_s 0.15 -> 0.05"),  # the margin a stamp stretches with its word
 ])
 def test_predict_refuses_stamp_settings_the_cnn_was_not_trained_on(tmp_path, change, named):
     """params.yaml composed with other stamp settings (`speech-mnist params stamp=mel`) and no `dvc repro`."""
     trained = compose(["stamp=fbank"])
     models.seed_everything(0)
     models.save_lite(models.build(trained["model"], (32, 64), 10), tmp_path / "models" / "cnn.tflite")
-    save_stamp_settings(tmp_path / "models" / "cnn_stamp.json", trained)
+    save_stamp_settings(tmp_path / "models" / "cnn_stamp_settings.json", trained)
     assert Recogniser(trained, root=tmp_path).cnn.stamp_shape == (32, 64, 1)
     with pytest.raises(ModelMismatch, match=rf"models/cnn.tflite was trained on other stamps .*\({named}\): "
                                             r"run `dvc repro`"):
         Recogniser(compose(["stamp=fbank", *change]), root=tmp_path)
-    (tmp_path / "models" / "cnn_stamp.json").write_text("{not json")
-    with pytest.raises(ModelUnreadable, match="cnn_stamp.json cannot be read"):
-        Recogniser(trained, root=tmp_path)
+    for damaged, says in (("{not json", "cannot be read"), ("null", "holds no stamp settings")):
+        (tmp_path / "models" / "cnn_stamp_settings.json").write_text(damaged)
+        with pytest.raises(ModelUnreadable, match=f"cnn_stamp_settings.json {says}"):
+            Recogniser(trained, root=tmp_path)
 
 
 def test_recognising_words_imports_no_tensorflow(tmp_path):
     """predict's start-up: neither TensorFlow nor the libraries only the stages need."""
     models.seed_everything(0)
     models.save_lite(models.build(compose()["model"], SHAPE, 10), tmp_path / "models" / "cnn.tflite")
-    save_stamp_settings(tmp_path / "models" / "cnn_stamp.json", compose())
+    save_stamp_settings(tmp_path / "models" / "cnn_stamp_settings.json", compose())
     tone = np.sin(np.arange(8000) / 3) * np.r_[np.zeros(2000), np.hanning(4000), np.zeros(2000)]
     sf.write(tmp_path / "tone.wav", tone.astype(np.float32), 8000)
     script = f"""

@@ -67,3 +67,15 @@ def test_stage_deps_list_no_module_the_stage_does_not_run(stage):
 def test_the_closure_follows_imports_through_other_modules():
     closure = import_closure(REPO / "stages" / "train_svm.py")
     assert "speech_mnist/files.py" in closure  # through transfer.py and models.py, never imported directly
+
+
+def test_the_stamp_settings_saved_beside_the_cnn_are_params_of_train_cnn():
+    """Otherwise a change of one that leaves the stamps as they were leaves the saved settings stale:
+    predict would ask for a `dvc repro` that has nothing to do."""
+    from conftest import compose
+    from speech_mnist.stamps import stamp_settings
+
+    params = {str(p) for p in STAGES["train_cnn"]["params"]}
+    unlisted = [key for key in stamp_settings(compose())
+                if not any(key == p or key.startswith(p + ".") for p in params)]
+    assert not unlisted, f"dvc.yaml: train_cnn saves {unlisted} beside the CNN but does not list them in its params"

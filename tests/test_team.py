@@ -15,7 +15,7 @@ from conftest import dvc, free_port, git, make_git_dvc_repo, run, server
 pytestmark = pytest.mark.slow
 
 OUTPUTS = ["data/recordings", "data/words", "data/stamps", "models/cnn.keras", "models/cnn.tflite",
-           "models/cnn_stamp.json", "models/svm.skops"]
+           "models/cnn_stamp_settings.json", "models/svm.skops"]
 
 
 @pytest.fixture(scope="module")
