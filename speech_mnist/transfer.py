@@ -66,15 +66,38 @@ def fit_shots(features: np.ndarray, labels: np.ndarray, transfer: dict, shots: i
 
 def curve(train_features, train_labels, test_features, test_labels, transfer: dict) -> "pd.DataFrame":
     """The transfer curve: mean and spread of test accuracy at each k in `curve_shots`,
-    over `curve_repeats` draws of the k examples per word."""
+    over `curve_repeats` draws of the k examples per word.
+
+    Each draw is an SVM of its own, fitted in a worker process (workers.streamed, the data sent
+    once to each): with a class per speaker and thousands of them, these fits are most of
+    evaluate's time. A draw depends only on its seed, so the figures are the same with any
+    number of workers (liblinear's random numbers are global to a process: threads would mix them)."""
     import pandas as pd
 
-    rows = []
-    for shots in transfer["curve_shots"]:
-        scores = [fit_shots(train_features, train_labels, transfer, shots, transfer["seed"] + draw)
-                  .score(test_features, test_labels) for draw in range(transfer["curve_repeats"])]
-        rows.append({"shots": shots, "accuracy": float(np.mean(scores)), "accuracy_std": float(np.std(scores))})
+    from .workers import streamed
+
+    draws = [(shots, transfer["seed"] + draw) for shots in transfer["curve_shots"] for draw in range(transfer["curve_repeats"])]
+    data = (train_features, train_labels, test_features, test_labels, transfer)
+    scores = list(streamed(_draw_accuracy, draws, initializer=_keep_curve_data, initargs=(data,)))
+    repeats = transfer["curve_repeats"]
+    rows = [{"shots": shots, "accuracy": float(np.mean(found)), "accuracy_std": float(np.std(found))}
+            for shots, found in zip(transfer["curve_shots"], (scores[i:i + repeats] for i in range(0, len(scores), repeats)))]
     return pd.DataFrame(rows).round(4)
+
+
+_curve_data = None  # a curve's (train features, labels, test features, labels, settings), in each worker
+
+
+def _keep_curve_data(data: tuple) -> None:
+    global _curve_data
+    _curve_data = data
+
+
+def _draw_accuracy(draw: tuple[int, int]) -> float:
+    """Test accuracy of the SVM fitted on one draw (k shots, seed) of the curve."""
+    train_features, train_labels, test_features, test_labels, transfer = _curve_data
+    shots, seed = draw
+    return fit_shots(train_features, train_labels, transfer, shots, seed).score(test_features, test_labels)
 
 
 def save_svm(svm, path: Path) -> None:

@@ -70,3 +70,19 @@ def test_transfer_curve_rises_with_k_on_overlapping_words():
     assert curve["accuracy"].iloc[1] > curve["accuracy"].iloc[0] + 0.1
     assert (curve["accuracy_std"] >= 0).all()
     assert curve.equals(transfer.curve(features[train], labels[train], features[test], labels[test], settings))
+
+
+def test_the_curve_is_the_same_whatever_the_workers(monkeypatch):
+    """Each draw is fitted in a worker process: its figure must depend on its seed alone."""
+    from speech_mnist.workers import WORKERS_VARIABLE
+
+    features, labels = clusters()
+    features = features + np.random.default_rng(5).normal(0, 4, features.shape)  # overlapping: draws differ
+    train, test = np.arange(len(labels)) % 2 == 0, np.arange(len(labels)) % 2 == 1
+    settings = dict(SETTINGS, curve_shots=[1, 2, 5], curve_repeats=5)
+    curves = []
+    for workers in ("1", "2", "3"):
+        monkeypatch.setenv(WORKERS_VARIABLE, workers)
+        curves.append(transfer.curve(features[train], labels[train], features[test], labels[test], settings))
+    assert curves[0]["accuracy_std"].gt(0).any()
+    assert curves[0].equals(curves[1]) and curves[0].equals(curves[2])
