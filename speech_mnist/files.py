@@ -78,9 +78,10 @@ def save_npz(path: Path, /, **arrays: np.ndarray) -> None:
                 np.lib.format.write_array(stream, arrays[name], allow_pickle=False)
 
 
-def load_npz(path: Path) -> dict[str, np.ndarray]:
+def load_npz(path: Path, leave_out: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+    """Every array of an .npz file but those named in `leave_out` (never read from disk)."""
     with np.load(path, allow_pickle=False) as data:
-        return {name: data[name] for name in data.files}
+        return {name: data[name] for name in data.files if name not in leave_out}
 
 
 def write_metrics(path: Path, metrics: dict) -> None:
