@@ -77,7 +77,7 @@ def finite_number(value) -> bool:
 
 
 def whole_numbers(value) -> bool:
-    return isinstance(value, list) and all(map(whole_at_least_one, value))
+    return isinstance(value, list) and len(value) > 0 and all(map(whole_at_least_one, value))
 
 
 # The numbers no stage can work with outside these bounds, checked whenever params.yaml is read
@@ -95,9 +95,11 @@ NUMBER_BOUNDS = {
     "train.epochs": ("a whole number, 1 or more", whole_at_least_one),
     "train.batch_size": ("a whole number, 1 or more", whole_at_least_one),
     "transfer.shots": ("a whole number of words, 1 or more", whole_at_least_one),
-    "transfer.curve_shots": ("a list of whole numbers, 1 or more", whole_numbers),
+    "transfer.curve_shots": ("a non-empty list of whole numbers, 1 or more", whole_numbers),
+    "transfer.curve_repeats": ("a whole number of draws, 1 or more", whole_at_least_one),
     "speakers.shots": ("a whole number of words, 1 or more", whole_at_least_one),
-    "speakers.curve_shots": ("a list of whole numbers, 1 or more", whole_numbers),
+    "speakers.curve_shots": ("a non-empty list of whole numbers, 1 or more", whole_numbers),
+    "speakers.curve_repeats": ("a whole number of draws, 1 or more", whole_at_least_one),
     "reject.cnn": ("a probability, 0 or more (above 1: every word unknown)", lambda v: finite_number(v) and v >= 0),
     "reject.svm": ("a number (an SVM margin)", finite_number),
 }

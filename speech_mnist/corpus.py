@@ -164,9 +164,9 @@ def adds_voices(corpus: dict) -> bool:
 
 def extra_voice_speakers(corpus: dict, vocab: str) -> set[str]:
     """The speakers of `vocab` whose words only ever train, never test: the voices
-    synthesize_extra_voices adds to a real corpus's clips. A vocab without clips (corpus.unknown's
+    synthesize_extra_voices adds to a real corpus's digits. A vocab without clips (corpus.unknown's
     other words) is said by those voices alone: they are its test speakers too."""
-    if not adds_voices(corpus) or "clips" not in corpus["vocabs"][vocab]:
+    if not adds_voices(corpus) or vocab != corpus["digits"]:  # the only vocab synthesize_extra_voices adds them to
         return set()
     return {voice["speaker"] for voice in espeak_voices(corpus["voices"])}
 

@@ -111,7 +111,11 @@ class SpeakerWords:
 def speaker_words(stamps_path: Path, features_path: Path, settings: dict) -> SpeakerWords:
     """Who says each word of the digit vocab, split by take; SpeakersMissing if fewer than two
     speakers have words on both sides."""
-    stamps, features = load_npz(stamps_path), load_npz(features_path)
+    kind = settings["features"]
+    # only the arrays these features are made of: every kind of every word is gigabytes at 100k words
+    stamps = load_npz(stamps_path, leave_out=() if kind == WORD_VOICE else ("x",))
+    needed = "probabilities" if kind == WORD_VOICE else kind
+    features = load_npz(features_path, leave_out=tuple(k for k in FEATURES if k != needed))
     train, test = split_by_take(stamps["speaker"], stamps["take"], settings["test_takes"])
     names = sorted(set(stamps["speaker"][train]))
     if len(names) < 2:
@@ -119,11 +123,11 @@ def speaker_words(stamps_path: Path, features_path: Path, settings: dict) -> Spe
                               f"(speakers.test_takes={settings['test_takes']}) and the others: at least two must")
     y = np.array([names.index(s) if s in names else -1 for s in stamps["speaker"]])
     means, scale = None, 0.0
-    if settings["features"] == WORD_VOICE:  # from the training side's words only, whoever says them
+    if kind == WORD_VOICE:  # from the training side's words only, whoever says them
         known = {key: stamps[key][train] for key in ("voice", "x")}
         scale = stamp_scale(known, stamps["y"][train], settings["stamp_weight"])
         means = average_prints(word_prints(known, scale), stamps["y"][train], len(stamps["vocab"]))
-    x = speaker_features(settings["features"], stamps, features, means, scale)
+    x = speaker_features(kind, stamps, features, means, scale)
     return SpeakerWords(x, y, [str(n) for n in names], train, test, means, scale)
 
 

@@ -69,26 +69,30 @@ def curve(train_features, train_labels, test_features, test_labels, transfer: di
     over `curve_repeats` draws of the k examples per word.
 
     Each draw is an SVM of its own, fitted in a worker process (workers.streamed, the data sent
-    once to each): with a class per speaker and thousands of them, these fits are most of
+    once to each): with a class per speaker and a hundred or more of them, these fits are most of
     evaluate's time. A draw depends only on its seed, so the figures are the same with any
     number of workers (liblinear's random numbers are global to a process: threads would mix them)."""
     import pandas as pd
 
     from .workers import streamed
 
-    draws = [(shots, transfer["seed"] + draw) for shots in transfer["curve_shots"] for draw in range(transfer["curve_repeats"])]
+    shots, repeats = transfer["curve_shots"], transfer["curve_repeats"]
+    draws = [(k, transfer["seed"] + draw) for k in shots for draw in range(repeats)]
     data = (train_features, train_labels, test_features, test_labels, transfer)
-    scores = list(streamed(_draw_accuracy, draws, initializer=_keep_curve_data, initargs=(data,)))
-    repeats = transfer["curve_repeats"]
-    rows = [{"shots": shots, "accuracy": float(np.mean(found)), "accuracy_std": float(np.std(found))}
-            for shots, found in zip(transfer["curve_shots"], (scores[i:i + repeats] for i in range(0, len(scores), repeats)))]
+    try:
+        scores = np.reshape(list(streamed(_draw_accuracy, draws, initializer=_keep_curve_data, initargs=(data,))),
+                            (len(shots), repeats))
+    finally:
+        _keep_curve_data(None)  # without workers, the data was kept in this process
+    rows = [{"shots": k, "accuracy": float(np.mean(found)), "accuracy_std": float(np.std(found))}
+            for k, found in zip(shots, scores)]
     return pd.DataFrame(rows).round(4)
 
 
-_curve_data = None  # a curve's (train features, labels, test features, labels, settings), in each worker
+_curve_data = None  # a curve's (train features, labels, test features, labels, settings) while it is drawn
 
 
-def _keep_curve_data(data: tuple) -> None:
+def _keep_curve_data(data: tuple | None) -> None:
     global _curve_data
     _curve_data = data
 

@@ -1,5 +1,5 @@
-"""Per-file work on every core, results in input order: an output never depends on how many
-workers made it (tests/test_workers.py runs a stage with one and with two)."""
+"""Work on every core (per file, or per draw of a curve), results in input order: an output never
+depends on how many workers made it (tests/test_workers.py runs a stage with one and with two)."""
 
 import multiprocessing
 import os

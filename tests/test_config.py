@@ -145,7 +145,8 @@ def test_params_of_the_wrong_shape_are_named_not_a_traceback(tmp_path):
     ("train.epochs", 0), ("train.epochs", "ten"), ("train.epochs", None), ("train.batch_size", 0),
     ("train.members", 2.5), ("stamp.frames", 0), ("stamp.bands", -3), ("segment.pad_s", -1),
     ("segment.hop_ms", 0), ("segment.frame_ms", 0), ("segment.band_hz", 150), ("segment.band_hz", [3000, 100]),
-    ("audio.sample_rate", 0), ("transfer.shots", 0), ("speakers.curve_shots", [0]), ("reject.cnn", -0.1),
+    ("audio.sample_rate", 0), ("transfer.shots", 0), ("speakers.curve_shots", [0]), ("speakers.curve_shots", []),
+    ("transfer.curve_repeats", 0), ("speakers.curve_repeats", -1), ("reject.cnn", -0.1),
     ("reject.cnn", "abc"), ("corpus.transfer", "foo"), ("corpus.digits", None), ("corpus.unknown", "others"),
 ])
 def test_a_number_no_stage_can_work_with_is_named_when_params_are_read(tmp_path, key, value):

@@ -86,3 +86,7 @@ def test_the_curve_is_the_same_whatever_the_workers(monkeypatch):
         curves.append(transfer.curve(features[train], labels[train], features[test], labels[test], settings))
     assert curves[0]["accuracy_std"].gt(0).any()
     assert curves[0].equals(curves[1]) and curves[0].equals(curves[2])
+    for row in curves[0].itertuples():  # each point: its own draws, fitted here one by one
+        alone = [transfer.fit_shots(features[train], labels[train], settings, row.shots, settings["seed"] + draw)
+                 .score(features[test], labels[test]) for draw in range(settings["curve_repeats"])]
+        assert row.accuracy == round(float(np.mean(alone)), 4)
