@@ -3,8 +3,14 @@ carries, run with onnxruntime directly.
 
 The same numbers as openwakeword's AudioFeatures.embed_clips (tests/test_stamps.py checks the
 bytes), without importing openwakeword: its package imports scikit-learn on the way, 1.3 s of
-every `speech-mnist predict` and every stage that makes stamps. And the embedding's windows go
-through the model WINDOW_BATCH at a time instead of one by one: about 15% faster, same bytes.
+every `speech-mnist predict` and every stage that makes stamps.
+
+openwakeword cuts a clip into windows of 76 mel frames, 8 apart, and runs the model on each.
+The model is convolutions and poolings only, none padded along time, and its poolings halve time
+three times: run on the whole clip, it gives the same numbers for the same windows, each 8 frames
+after the last, with the work the windows share done once (3 windows 1.5x, 16 windows 4x faster).
+The ONNX file fixes its input at 76 frames, so the graph is loaded with the `onnx` package and
+its time axis freed (`whole_clip_model`).
 """
 
 import importlib.util
@@ -16,7 +22,7 @@ import numpy as np
 RATE = 16000          # the models read 16 kHz, 16-bit PCM
 MEL_BANDS = 32        # a mel frame every 10 ms
 WINDOW, STEP = 76, 8  # one embedding of 96 numbers for every 76 frames (0.775 s), every 8 frames (80 ms)
-WINDOW_BATCH = 32     # windows per call: the same bytes as one at a time (larger batches are not)
+CLIP_BATCH = 32       # clips per call of the embedding model: a clip's numbers do not depend on the others
 
 
 @cache
@@ -30,9 +36,34 @@ def _sessions():
     options.inter_op_num_threads = options.intra_op_num_threads = 2
     # no busy-waiting between calls: predict cuts recordings in another process meanwhile
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return tuple(onnxruntime.InferenceSession(str(folder / name), sess_options=options,
-                                              providers=["CPUExecutionProvider"])
-                 for name in ("melspectrogram.onnx", "embedding_model.onnx"))
+    return tuple(onnxruntime.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
+                 for model in (str(folder / "melspectrogram.onnx"),
+                               whole_clip_model(folder / "embedding_model.onnx")))
+
+
+def whole_clip_model(path: Path) -> bytes:
+    """The embedding model with its time axis freed: (clips, frames, 32, 1) mel frames in,
+    (clips, windows, 1, 96) out, a window for every 8 frames after the first 76.
+
+    Two nodes change. The input reshape to (clips, 1, 76, 32) keeps the frames there are, and
+    the output reshape to (clips, 1, 1, 96), right only for one window, becomes a transpose of the
+    last convolution's (clips, 96, windows, 1). Every other node already works on any length."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(path))
+    first, last = model.graph.node[0], model.graph.node[len(model.graph.node) - 1]
+    if first.op_type != "Reshape" or last.op_type != "Reshape":
+        raise RuntimeError(f"{path} is not the embedding model this code knows: check whole_clip_model")
+    shape = next(i for i in model.graph.initializer if i.name == first.input[1])
+    shape.CopyFrom(numpy_helper.from_array(np.array([0, 1, -1, MEL_BANDS], np.int64), shape.name))
+    model.graph.node.remove(last)
+    model.graph.node.append(helper.make_node("Transpose", [last.input[0]], [last.output[0]], perm=[0, 2, 3, 1]))
+    model.graph.initializer.remove(next(i for i in model.graph.initializer if i.name == last.input[1]))
+    for value, axis in ((model.graph.input[0], "frames"), (model.graph.output[0], "windows")):
+        value.type.tensor_type.shape.dim[1].dim_param = axis  # was 76 frames, 1 window
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
 
 
 def mel_frames(pcm: np.ndarray) -> np.ndarray:
@@ -49,7 +80,7 @@ def embed(pcm: np.ndarray) -> np.ndarray:
     count = (mel.shape[1] - WINDOW) // STEP + 1
     if count < 1:
         raise ValueError(f"the embedding needs clips of at least {(WINDOW + 3) * 10} ms, not {pcm.shape[1] * 1000 // RATE} ms")
-    windows = np.stack([mel[:, i * STEP:i * STEP + WINDOW] for i in range(count)], axis=1)
-    windows = windows.reshape(-1, WINDOW, MEL_BANDS, 1)
-    found = [model.run(None, {"input_1": windows[i:i + WINDOW_BATCH]})[0] for i in range(0, len(windows), WINDOW_BATCH)]
+    # the frames the last whole window ends at: openwakeword leaves out those after it
+    mel = mel[:, :(count - 1) * STEP + WINDOW, :, None]
+    found = [model.run(None, {"input_1": mel[i:i + CLIP_BATCH]})[0] for i in range(0, len(mel), CLIP_BATCH)]
     return np.concatenate(found).reshape(len(pcm), count, -1)

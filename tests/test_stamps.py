@@ -48,15 +48,19 @@ def test_stamps_in_batches_are_the_stamps_of_each_word_alone(feature, monkeypatc
     assert make_stamps([], RATE, stamp).shape == (0, stamp["bands"], stamp["frames"])
 
 
-@pytest.mark.parametrize("clips", [1, 5, 10, 11, 23])  # 3 windows a clip: every call's last batch differs
-def test_the_embedding_gives_openwakewords_bytes_on_one_thread_and_two(clips):
+@pytest.mark.parametrize(("clips", "samples", "windows"), [
+    (1, 16000, 3), (5, 16000, 3), (10, 16000, 3), (33, 16000, 3),  # the last call's batch differs
+    (3, 16000 + 1200, 4),   # frames after the last whole window, which openwakeword leaves out
+    (2, 12640, 1), (4, 32000, 16), (3, 24000, 9)])
+def test_the_embedding_gives_openwakewords_bytes_on_one_thread_and_two(clips, samples, windows):
+    """openwakeword runs the model window by window; embedding.embed runs it once over each clip."""
     from openwakeword.utils import AudioFeatures
 
     from speech_mnist import embedding
 
-    pcm = (np.random.default_rng(clips).standard_normal((clips, 16000)) * 3000).astype(np.int16)
+    pcm = (np.random.default_rng(clips).standard_normal((clips, samples)) * 3000).astype(np.int16)
     one, two = (AudioFeatures(inference_framework="onnx", ncpu=n).embed_clips(pcm, batch_size=64) for n in (1, 2))
-    assert one.shape == (clips, 3, 96) and np.array_equal(one, two)
+    assert one.shape == (clips, windows, 96) and np.array_equal(one, two)
     assert embedding.embed(pcm).tobytes() == two.tobytes()
     with pytest.raises(ValueError, match="at least 790 ms"):
         embedding.embed(pcm[:, :8000])
