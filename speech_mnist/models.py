@@ -23,6 +23,24 @@ def build(model: dict, input_shape: tuple[int, int], classes: int):
         raise ConfigError("model.blocks must hold at least one conv block, e.g. [[16]]: the conv "
                          "features that transfer=conv and train_cnn's features read are its maps")
     inputs = keras.Input(shape=(*input_shape, 1), name="stamp")
+    if model["kind"] == "time_conv":
+        x = _time_conv_blocks(model, inputs)
+    elif model["kind"] in ("cnn", "cnn_lstm"):
+        x = _conv_blocks(model, inputs)
+    else:
+        raise ConfigError(f"unknown model.kind {model['kind']!r}: use time_conv, cnn or cnn_lstm")
+    x = layers.Dense(model["dense"], activation="relu", name=EMBEDDING)(x)
+    x = layers.Dropout(model["dropout"])(x)
+    logits = layers.Dense(classes, name=LOGITS)(x)
+    outputs = layers.Activation("softmax", name="probabilities")(logits)
+    return keras.Model(inputs, outputs, name=model["kind"])
+
+
+def _conv_blocks(model: dict, inputs):
+    """2-D convolutions over the stamp as an image (bands x frames), then flattened, pooled or
+    read along time by an LSTM (cnn_lstm)."""
+    from keras import layers
+
     x = inputs
     if model["kind"] == "cnn_lstm":
         x = layers.Permute((2, 1, 3))(x)  # (frames, bands, 1): time first, for the LSTM
@@ -36,16 +54,30 @@ def build(model: dict, input_shape: tuple[int, int], classes: int):
         x = layers.MaxPooling2D(2, padding="same", name=CONV if block == len(model["blocks"]) else None)(x)
     if model["kind"] == "cnn_lstm":
         x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]))(x)
-        x = layers.LSTM(model["lstm"])(x)
-    elif model["kind"] == "cnn":
-        x = layers.GlobalAveragePooling2D()(x) if model["global_pool"] else layers.Flatten()(x)
-    else:
-        raise ConfigError(f"unknown model.kind {model['kind']!r}: use cnn or cnn_lstm")
-    x = layers.Dense(model["dense"], activation="relu", name=EMBEDDING)(x)
-    x = layers.Dropout(model["dropout"])(x)
-    logits = layers.Dense(classes, name=LOGITS)(x)
-    outputs = layers.Activation("softmax", name="probabilities")(logits)
-    return keras.Model(inputs, outputs, name=model["kind"])
+        return layers.LSTM(model["lstm"])(x)
+    return layers.GlobalAveragePooling2D()(x) if model["global_pool"] else layers.Flatten()(x)
+
+
+def _time_conv_blocks(model: dict, inputs):
+    """1-D convolutions along time, a stamp's column (all its bands) the channels of one frame,
+    then the largest of each filter over time (global_pool) or every frame left (flattened).
+
+    The head Lin et al. (ICASSP 2020) put on the speech embedding: the embedding's 96 numbers
+    are features of one window, not neighbouring bands of a spectrum, so a 2-D kernel sliding
+    along them finds no shapes there; along time it finds how the word unfolds."""
+    from keras import layers
+
+    bands, frames = inputs.shape[1], inputs.shape[2]
+    x = layers.Permute((2, 1, 3))(inputs)  # (frames, bands, 1)
+    x = layers.Reshape((frames, bands))(x)
+    for block, filters in enumerate(model["blocks"], start=1):
+        for f in filters:
+            x = layers.Conv1D(f, model["kernel"], padding="same", use_bias=not model["batch_norm"])(x)
+            if model["batch_norm"]:
+                x = layers.BatchNormalization()(x)
+            x = layers.Activation("relu")(x)
+        x = layers.MaxPooling1D(2, padding="same", name=CONV if block == len(model["blocks"]) else None)(x)
+    return layers.GlobalMaxPooling1D()(x) if model["global_pool"] else layers.Flatten()(x)
 
 
 def feature_model(model, features: str):

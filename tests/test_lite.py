@@ -19,7 +19,7 @@ from speech_mnist.stamps import save_stamp_settings
 SHAPE = (96, 3)  # the default stamp
 
 
-@pytest.mark.parametrize("option", ["workshop", "default", "cnn_lstm"])
+@pytest.mark.parametrize("option", ["workshop", "default", "time_conv", "cnn_lstm"])
 def test_the_lite_file_gives_every_output_of_the_keras_model(tmp_path, option):
     models.seed_everything(0)
     model = models.build(compose([f"model={option}"])["model"], SHAPE, 7)

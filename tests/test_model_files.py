@@ -90,7 +90,7 @@ def test_the_svm_file_names_no_memory_address(tmp_path):
     assert zipfile.ZipFile(tmp_path / "svm.skops").infolist()[0].date_time == (1980, 1, 1, 0, 0, 0)
 
 
-@pytest.mark.parametrize("model", ["default", "workshop", "cnn_lstm"])
+@pytest.mark.parametrize("model", ["default", "time_conv", "workshop", "cnn_lstm"])
 def test_every_saved_cnn_loads_back_as_the_same_model(tmp_path, model):
     from conftest import compose
 

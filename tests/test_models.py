@@ -16,7 +16,7 @@ def stamps(n=40, seed=0):
     return x, y
 
 
-@pytest.mark.parametrize("option", ["workshop", "default", "cnn_lstm"])
+@pytest.mark.parametrize("option", ["workshop", "default", "time_conv", "cnn_lstm"])
 def test_every_model_option_maps_stamps_to_class_probabilities(option):
     model = models.build(compose([f"model={option}"])["model"], SHAPE, 7)
     probabilities = model.predict(stamps(3)[0], verbose=0)
@@ -29,6 +29,15 @@ def test_seed_model_is_the_seed_notebooks_net():
     convs = [l for l in model.layers if l.__class__.__name__ == "Conv2D"]
     assert [(c.filters, c.kernel_size) for c in convs] == [(16, (5, 5)), (16, (5, 5))]
     assert model.get_layer(models.EMBEDDING).units == 32
+
+
+def test_time_conv_convolves_along_time_with_every_band_of_a_frame_as_its_channels():
+    model = models.build(compose(["model=time_conv"])["model"], SHAPE, 10)
+    convs = [layer for layer in model.layers if "Conv" in layer.__class__.__name__]
+    assert [layer.__class__.__name__ for layer in convs] == ["Conv1D", "Conv1D"]
+    assert convs[0].kernel.shape == (3, SHAPE[0], 96)  # 3 frames, all 32 bands, 96 filters
+    # two poolings halve the 64 frames twice; the conv features keep the 16 frames left
+    assert models.feature_model(model, "conv").output.shape[1:] == (16 * 96,)
 
 
 # three 2x2 poolings leave (32/8) x (64/8) cells of 64 channels
@@ -125,7 +134,7 @@ def test_an_average_of_networks_averages_their_probabilities_and_keeps_each_ones
     assert models.average(networks[:1]) is networks[0]  # one network: the very same, so its files are too
 
 
-@pytest.mark.parametrize("model", ["default", "cnn_lstm"])
+@pytest.mark.parametrize("model", ["default", "time_conv", "cnn_lstm"])
 def test_an_average_of_networks_saves_loads_back_safely_and_runs_without_tensorflow(tmp_path, model):
     from speech_mnist.lite import LiteCnn
 
