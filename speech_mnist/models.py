@@ -23,17 +23,37 @@ def build(model: dict, input_shape: tuple[int, int], classes: int):
         raise ConfigError("model.blocks must hold at least one conv block, e.g. [[16]]: the conv "
                          "features that transfer=conv and train_cnn's features read are its maps")
     inputs = keras.Input(shape=(*input_shape, 1), name="stamp")
+    x = _centre_frames(inputs, model.get("centre_frames"))
     if model["kind"] == "time_conv":
-        x = _time_conv_blocks(model, inputs)
+        x = _time_conv_blocks(model, x)
     elif model["kind"] in ("cnn", "cnn_lstm"):
-        x = _conv_blocks(model, inputs)
+        x = _conv_blocks(model, x)
     else:
-        raise ConfigError(f"unknown model.kind {model['kind']!r}: use time_conv, cnn or cnn_lstm")
+        raise ConfigError(f"unknown model.kind {model['kind']!r}: use time_conv, cnn or cnn_lstm "
+                          "(or mixed, whose parts are networks of those kinds)")
     x = layers.Dense(model["dense"], activation="relu", name=EMBEDDING)(x)
     x = layers.Dropout(model["dropout"])(x)
     logits = layers.Dense(classes, name=LOGITS)(x)
     outputs = layers.Activation("softmax", name="probabilities")(logits)
     return keras.Model(inputs, outputs, name=model["kind"])
+
+
+def parts(model: dict) -> list[dict]:
+    """The networks of one member of the CNN (train.members): each part of a mixed model
+    (conf/model/mixed.yaml), in order, or the one network the model describes."""
+    return list(model["parts"].values()) if model["kind"] == "mixed" else [model]
+
+
+def _centre_frames(stamp, frames: int | None):
+    """Only the stamp's `frames` middle frames (all of them when None): a network of a mixed model
+    can read a shorter context than its stamp holds."""
+    from keras import layers
+
+    total = stamp.shape[2]
+    if not frames or frames >= total:
+        return stamp
+    start = (total - frames) // 2
+    return layers.Cropping2D(((0, 0), (start, total - frames - start)))(stamp)
 
 
 def _conv_blocks(model: dict, inputs):

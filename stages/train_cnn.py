@@ -46,11 +46,12 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
     split = {side: load_split(digits, side) for side in ("train", "test")}  # read once for every member
     networks, last = [], []
     for member in range(count):
-        seeded = {**params, "train": {**params["train"], "seed": params["train"]["seed"] + member}}
-        network, history = trained_network(seeded, paths, split, tracking.epoch_logger(run, member))
-        networks.append(network)
-        last.append({k: round(float(v[-1]), 4) for k, v in history.history.items()})
-    if count == 1:
+        for part in models.parts(params["model"]):  # a mixed model: each of its networks, from the member's seed
+            seeded = {**params, "model": part, "train": {**params["train"], "seed": params["train"]["seed"] + member}}
+            network, history = trained_network(seeded, paths, split, tracking.epoch_logger(run, len(networks)))
+            networks.append(network)
+            last.append({k: round(float(v[-1]), 4) for k, v in history.history.items()})
+    if len(networks) == 1:
         return networks[0], {"members": 1, **last[0]}
     model = models.average(networks)
     x_test, y_test, _ = split["test"]

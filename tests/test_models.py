@@ -40,6 +40,21 @@ def test_time_conv_convolves_along_time_with_every_band_of_a_frame_as_its_channe
     assert models.feature_model(model, "conv").output.shape[1:] == (16 * 96,)
 
 
+def test_a_mixed_models_parts_read_the_stamp_their_own_way():
+    """model=mixed: each member is a time_conv network over the whole stamp and the default's 2-D
+    network over only its middle 3 frames (a shorter context than the stamp holds)."""
+    parts = models.parts(compose(["model=mixed"])["model"])
+    assert [part["kind"] for part in parts] == ["time_conv", "cnn"]
+    assert models.parts(compose()["model"]) == [compose()["model"]]
+    long_view, middle = (models.build(part, SHAPE, 4) for part in parts)
+    x = stamps(3)[0]
+    edges = x.copy()
+    edges[:, :, :30] += 5  # every frame but the middle ones: 30, 31, 32 of 64
+    edges[:, :, 33:] -= 5
+    assert np.array_equal(middle.predict(x, verbose=0), middle.predict(edges, verbose=0))
+    assert not np.allclose(long_view.predict(x, verbose=0), long_view.predict(edges, verbose=0))
+
+
 # three 2x2 poolings leave (32/8) x (64/8) cells of 64 channels
 @pytest.mark.parametrize("features, width", [("logits", 4), ("embedding", 64), ("conv", 4 * 8 * 64),
                                              ("stamp", SHAPE[0] * SHAPE[1])])

@@ -216,6 +216,23 @@ def test_fbank_preset_runs_through_and_rebuilds_byte_identically(tmp_path):
     assert out_hashes(ws) == before
 
 
+def test_a_mixed_model_trains_each_part_and_predict_hears_their_average(tmp_path):
+    """preset=mixed: one member is two networks (time_conv, and the default's 2-D net on the middle
+    frames), averaged; the features hold both networks' conv maps side by side."""
+    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "preset=mixed"])
+    repro(ws)
+    metrics = json.loads((ws / "metrics/train_cnn.json").read_text())
+    assert metrics["members"] == 1 and "members_mean_val_accuracy" in metrics  # two networks, averaged
+    params = yaml.safe_load((ws / "params.yaml").read_text())
+    frames = params["stamp"]["frames"]
+    conv = load_npz(ws / "data/features/num.npz")["conv"]
+    # time_conv: two poolings of 16 frames leave 4 of 96 filters; the 2-D net: (96/8) x (3 frames pooled to 1) x 64
+    assert frames == 16 and conv.shape[1] == 4 * 96 + 12 * 1 * 64
+    recording = sorted((ws / "data/recordings").glob("num_*.wav"))[0]
+    words = json.loads(predict(ws, "--json", str(recording), check=True).stdout)[0]["words"]
+    assert len(words) == 10 and all(0 < w["score"] <= 1 for w in words)
+
+
 def test_an_average_of_networks_runs_through_predicts_and_rebuilds_byte_identically(tmp_path):
     """train.members=2: two networks from seeds 0 and 1, averaged into the one CNN that every later
     stage and `predict` use; its features are both networks' side by side, the first the very
