@@ -94,7 +94,7 @@ def main() -> None:
         if args.record:
             named = f" ({config})" if config else ""
             if args.offline:
-                name, title = "predict offline", f"`speech-mnist predict`, offline default models{named}, on continuous FSDD recordings"
+                name, title = "predict offline", f"`speech-mnist predict`, offline models ({config or 'the default config'}), on continuous FSDD recordings"
                 headline = f"{right / total:.1%} of the words (target ≥ 95%)"
             else:
                 name, title = "predict", f"`speech-mnist predict` end to end on held-out continuous FSDD recordings{named}"

@@ -24,6 +24,7 @@ def record(name: str, title: str, lines: list[str], headline: str, path: Path = 
     """Replace (or add) section `name` of the results file: `title`, the command that is running, its
     `lines`, and a one-line `headline`; then rebuild the README's table of headlines from the file."""
     command = "python " + " ".join(shlex.quote(a) for a in [f"bench/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+    title = superseded_title(name, title)
     body = "\n".join([f"<!-- {name} -->", f"## {title}", "", f"`{command}`", "", f"At commit {commit()}.", "",
                       f"Headline: {headline}", "",
                       "```", *lines, "```", f"<!-- /{name} -->"])
@@ -56,6 +57,17 @@ def replace_block(text: str, name: str, body: str) -> str:
 # A section whose title carries this was measured on an earlier default: kept in the results
 # file as the "before" of a change, left out of the README's table of what the project does now.
 SUPERSEDED = "[measured before"
+# Sections of configs that a later one does better, by section name: what succeeds each. record()
+# titles them so, and the README's table leaves them out, as it does an earlier default's.
+SUCCEEDED_BY = {
+    "humans preset=time_conv": "preset=mixed",
+    "predict offline preset=time_conv": "preset=mixed",
+}
+
+
+def superseded_title(name: str, title: str) -> str:
+    """`title`, marked as the step before its successor when section `name` has one."""
+    return f"{title} {SUPERSEDED} {SUCCEEDED_BY[name]}, its successor]" if name in SUCCEEDED_BY else title
 
 
 def headline_table(results: str) -> str:

@@ -19,18 +19,15 @@ def build(model: dict, input_shape: tuple[int, int], classes: int):
     import keras
     from keras import layers
 
+    if model["kind"] not in ("cnn", "cnn_lstm", "time_conv"):  # mixed: build each of parts(model)
+        raise ConfigError(f"unknown model.kind {model['kind']!r}: use cnn, cnn_lstm or time_conv "
+                          "(or mixed, whose parts are networks of those kinds)")
     if not model["blocks"]:  # every CNN's features include its last conv block's maps (models.outputs)
         raise ConfigError("model.blocks must hold at least one conv block, e.g. [[16]]: the conv "
                          "features that transfer=conv and train_cnn's features read are its maps")
     inputs = keras.Input(shape=(*input_shape, 1), name="stamp")
     x = _centre_frames(inputs, model.get("centre_frames"))
-    if model["kind"] == "time_conv":
-        x = _time_conv_blocks(model, x)
-    elif model["kind"] in ("cnn", "cnn_lstm"):
-        x = _conv_blocks(model, x)
-    else:
-        raise ConfigError(f"unknown model.kind {model['kind']!r}: use time_conv, cnn or cnn_lstm "
-                          "(or mixed, whose parts are networks of those kinds)")
+    x = _time_conv_blocks(model, x) if model["kind"] == "time_conv" else _conv_blocks(model, x)
     x = layers.Dense(model["dense"], activation="relu", name=EMBEDDING)(x)
     x = layers.Dropout(model["dropout"])(x)
     logits = layers.Dense(classes, name=LOGITS)(x)
@@ -46,12 +43,14 @@ def parts(model: dict) -> list[dict]:
 
 def _centre_frames(stamp, frames: int | None):
     """Only the stamp's `frames` middle frames (all of them when None): a network of a mixed model
-    can read a shorter context than its stamp holds."""
+    can read a shorter context than its stamp holds. An odd difference leaves the extra frame at the end."""
     from keras import layers
 
     total = stamp.shape[2]
-    if not frames or frames >= total:
+    if not frames or frames == total:
         return stamp
+    if frames > total:
+        raise ConfigError(f"model.centre_frames is {frames}, but the stamp has {total} frames (stamp.frames)")
     start = (total - frames) // 2
     return layers.Cropping2D(((0, 0), (start, total - frames - start)))(stamp)
 
@@ -83,8 +82,8 @@ def _time_conv_blocks(model: dict, inputs):
     then the largest of each filter over time (global_pool) or every frame left (flattened).
 
     The head Lin et al. (ICASSP 2020) put on the speech embedding: the embedding's 96 numbers
-    are features of one window, not neighbouring bands of a spectrum, so a 2-D kernel sliding
-    along them finds no shapes there; along time it finds how the word unfolds."""
+    are features of one window, not neighbouring bands of a spectrum, so their order means
+    nothing a 2-D kernel could slide along; along time a filter follows how the word unfolds."""
     from keras import layers
 
     bands, frames = inputs.shape[1], inputs.shape[2]

@@ -311,12 +311,11 @@ def wait_until_ready(url: str, process, seconds: float) -> bool:
     return False
 
 
-def epoch_logger(run: StageRun, member: int = 0):
-    """A Keras callback that logs every epoch's metrics to the stage's run (those of the second
-    and later networks of an average as member<i>_<metric>)."""
+def epoch_logger(run: StageRun, prefix: str = ""):
+    """A Keras callback that logs every epoch's metrics to the stage's run, each name after `prefix`
+    (the second and later networks of an average: member<i>_)."""
     import keras
 
-    prefix = f"member{member}_" if member else ""
 
     class EpochLogger(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):

@@ -4,7 +4,8 @@ The architecture comes from conf/model/, training from conf/train/. Per-epoch lo
 accuracy (on the training and the held-out split) go to MLflow; the last epoch's to
 metrics/train_cnn.json (with several networks: the average's own held-out figures, see trained_cnn).
 With train.members > 1, several networks are trained, each from its own seed, and averaged
-into one CNN (models.average). With an "unknown" class (speech_mnist/unknown.py), the CNN also
+into one CNN (models.average); a mixed model (conf/model/mixed.yaml) trains one of each of its
+parts per member. With an "unknown" class (speech_mnist/unknown.py), the CNN also
 learns the words of corpus.unknown, non-speech sounds and digit words played backwards as its
 last class.
 Then, with the CNN still in memory, what it makes of every word of every vocab (probabilities,
@@ -37,43 +38,54 @@ def unknown_class(params: dict, paths, digit_files: list, empty: np.ndarray) -> 
 
 
 def trained_cnn(params: dict, paths, run: tracking.StageRun):
-    """The CNN: train.members networks, each trained as trained_network does from its own seed
-    (train.seed, +1, ...), averaged into one (models.average); and its metrics, with the same
-    keys whatever the count: accuracy and loss of training's last epoch (the members' mean: each
-    network trains alone), and val_accuracy and val_loss of the CNN itself on the held-out words."""
+    """The CNN: for each of train.members, its training set (made from its own seed: train.seed,
+    +1, ...) and a network trained on it (one per part of a mixed model: models.parts), averaged
+    into one (models.average); and its metrics, with the same keys whatever the count: accuracy
+    and loss of training's last epoch (the networks' mean: each trains alone), and val_accuracy and
+    val_loss of the CNN itself on the held-out words."""
     count = params["train"]["members"]  # 1 or more: config.check_params
     digits = paths.stamps / f"{params['corpus']['digits']}.npz"
     split = {side: load_split(digits, side) for side in ("train", "test")}  # read once for every member
+    parts = models.parts(params["model"])
     networks, last = [], []
     for member in range(count):
-        for part in models.parts(params["model"]):  # a mixed model: each of its networks, from the member's seed
-            seeded = {**params, "model": part, "train": {**params["train"], "seed": params["train"]["seed"] + member}}
-            network, history = trained_network(seeded, paths, split, tracking.epoch_logger(run, len(networks)))
+        seeded = {**params, "train": {**params["train"], "seed": params["train"]["seed"] + member}}
+        data = training_set(seeded, paths, split)  # once for every part: the same seed makes the same copies
+        for number, part in enumerate(parts):
+            logged_as = network_name(member, number, part, len(parts))
+            network, history = trained_network({**seeded, "model": part}, data, tracking.epoch_logger(run, logged_as))
             networks.append(network)
             last.append({k: round(float(v[-1]), 4) for k, v in history.history.items()})
+        del data
     if len(networks) == 1:
         return networks[0], {"members": 1, **last[0]}
     model = models.average(networks)
     x_test, y_test, _ = split["test"]
     probabilities = model.predict(x_test[..., None], batch_size=256, verbose=0)["probabilities"]
     held_out = train.held_out_scores(probabilities, y_test)
-    # after the members' epochs: the run's last val_accuracy and val_loss (the runs table's columns) are the average's
+    # after the networks' epochs: the run's last val_accuracy and val_loss (the runs table's columns) are the average's
     run.log_metrics(held_out, step=params["train"]["epochs"])
     mean = {k: round(float(np.mean([m[k] for m in last])), 4) for k in last[0]}
     return model, {"members": count, **mean, **held_out, **{f"members_mean_{k}": mean[k] for k in held_out}}
 
 
-def trained_network(params: dict, paths, split: dict, epoch_logger):
-    """One network fitted on the digit vocab's training stamps (`split`: load_split's train and
-    test), and their augmented copies, and its history; train.seed draws its weights, its batches
-    and its augmented copies.
+def network_name(member: int, number: int, part: dict, parts: int) -> str:
+    """How a network's epochs are named in MLflow: the first network's plainly (so the runs table's
+    columns are one network's), the others' as member<i>_ (and the part's kind, for a mixed model)."""
+    if member == 0 and number == 0:
+        return ""
+    return f"member{member}_" + (f"{part['kind']}_" if parts > 1 else "")
+
+
+def training_set(params: dict, paths, split: dict) -> tuple:
+    """The digit vocab's training stamps (`split`: load_split's train and test), with the "unknown"
+    class's when the CNN has one, and their augmented copies: (x_train, y_train, x_test, y_test,
+    classes). train.seed draws the copies.
 
     The stamps live only in here and in trained_cnn: gone before the features of every word are computed."""
-    digits = params["corpus"]["digits"]
     (x_train, y_train, info), (x_test, y_test, _) = split["train"], split["test"]
     files = [paths.words / p for p in info["path"]]
     classes = len(info["vocab"])
-    models.seed_everything(params["train"]["seed"])
     if has_unknown_class(params):  # the last class: other words, sounds that are not words, words backwards
         unknown, unknown_files = unknown_class(params, paths, files, x_train[:0])
         x_train = np.concatenate([x_train, unknown])
@@ -82,7 +94,15 @@ def trained_network(params: dict, paths, split: dict, epoch_logger):
     if params["train"]["augment"]["copies"]:
         x_more, y_more = train.augmented_copies(files, y_train[:len(files)], params)
         x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])
-    print(f"training on {len(x_train)} stamps of {digits!r}, watching {len(x_test)} held out")
+    return x_train, y_train, x_test, y_test, classes
+
+
+def trained_network(params: dict, data: tuple, epoch_logger):
+    """One network fitted on a training set (training_set), and its history; train.seed draws its
+    weights and its batches."""
+    x_train, y_train, x_test, y_test, classes = data
+    models.seed_everything(params["train"]["seed"])
+    print(f"training on {len(x_train)} stamps of {params['corpus']['digits']!r}, watching {len(x_test)} held out")
     model = models.build(params["model"], x_train.shape[1:3], classes)
     history = train.fit(model, x_train, y_train, x_test, y_test, params["train"], [epoch_logger])
     return model, history

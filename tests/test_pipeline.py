@@ -223,6 +223,15 @@ def test_a_mixed_model_trains_each_part_and_predict_hears_their_average(tmp_path
     repro(ws)
     metrics = json.loads((ws / "metrics/train_cnn.json").read_text())
     assert metrics["members"] == 1 and "members_mean_val_accuracy" in metrics  # two networks, averaged
+    from mlflow.tracking import MlflowClient
+
+    from speech_mnist.tracking import EXPERIMENT
+
+    client = MlflowClient(f"sqlite:///{ws / 'mlflow.db'}")
+    run_id = next(r.info.run_id for r in client.search_runs([client.get_experiment_by_name(EXPERIMENT).experiment_id])
+                  if r.data.tags["stage"] == "train_cnn")
+    logged = set(client.get_run(run_id).data.metrics)
+    assert {"val_accuracy", "member0_cnn_val_accuracy"} <= logged  # the time_conv net plainly, then the 2-D net
     params = yaml.safe_load((ws / "params.yaml").read_text())
     frames = params["stamp"]["frames"]
     conv = load_npz(ws / "data/features/num.npz")["conv"]

@@ -31,3 +31,13 @@ def test_superseded_sections_stay_in_the_results_but_leave_the_readme(tmp_path):
     results.record("a", f"Bench A {results.SUPERSEDED} the new default]", ["A 1"], "A 50%", found, readme)
     results.record("b", "Bench A", ["A 2"], "A 90%", found, readme)
     assert "A 50%" in found.read_text() and "A 50%" not in readme.read_text() and "A 90%" in readme.read_text()
+
+
+def test_a_section_whose_config_has_a_successor_is_titled_so_and_leaves_the_readme(tmp_path, monkeypatch):
+    monkeypatch.setattr(results, "SUCCEEDED_BY", {"humans preset=old": "preset=new"})
+    readme, found = tmp_path / "README.md", tmp_path / "results.md"
+    readme.write_text("<!-- headlines -->\n<!-- /headlines -->\n")
+    results.record("humans preset=old", "Humans (preset=old)", ["1"], "old 90%", found, readme)
+    results.record("humans preset=new", "Humans (preset=new)", ["2"], "new 94%", found, readme)
+    assert "## Humans (preset=old) [measured before preset=new, its successor]" in found.read_text()
+    assert "old 90%" not in readme.read_text() and "new 94%" in readme.read_text()

@@ -35,11 +35,11 @@ def test_a_pretrained_stamp_is_three_speech_embeddings_of_any_word(seconds):
     assert np.allclose(result, make_stamp(word * 0.1, RATE, stamp), atol=1e-3)  # level does not matter
 
 
-@pytest.mark.parametrize("feature", ["fbank", "pretrained"])
-def test_stamps_in_batches_are_the_stamps_of_each_word_alone(feature, monkeypatch):
+@pytest.mark.parametrize("overrides", [["stamp=fbank"], ["stamp=pretrained"], ["preset=mixed"]])  # mixed: 2.0 s, 16 windows
+def test_stamps_in_batches_are_the_stamps_of_each_word_alone(overrides, monkeypatch):
     """Batching (and the batch boundary) changes speed, never a stamp: predict and the stamps stage agree."""
     monkeypatch.setattr(stamps_module, "EMBED_BATCH", 3)
-    stamp = compose([f"stamp={feature}"])["stamp"]
+    stamp = compose(overrides)["stamp"]
     rng = np.random.default_rng(3)
     words = [rng.standard_normal(int(s * RATE)).astype(np.float32) for s in (0.1, 0.5, 0.3, 1.9, 0.7)]
     batched = make_stamps(words, RATE, stamp)
@@ -51,7 +51,7 @@ def test_stamps_in_batches_are_the_stamps_of_each_word_alone(feature, monkeypatc
 @pytest.mark.parametrize(("clips", "samples", "windows"), [
     (1, 16000, 3), (5, 16000, 3), (10, 16000, 3), (33, 16000, 3),  # the last call's batch differs
     (3, 16000 + 1200, 4),   # frames after the last whole window, which openwakeword leaves out
-    (2, 12640, 1), (4, 32000, 16), (3, 24000, 9)])
+    (2, 12640, 1), (4, 32000, 16), (33, 32000, 16), (3, 24000, 9)])  # 33 of 16 windows: preset=mixed's batches
 def test_the_embedding_gives_openwakewords_bytes_on_one_thread_and_two(clips, samples, windows):
     """openwakeword runs the model window by window; embedding.embed runs it once over each clip."""
     from openwakeword.utils import AudioFeatures
