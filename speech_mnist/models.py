@@ -63,14 +63,7 @@ def _conv_blocks(model: dict, inputs):
     x = inputs
     if model["kind"] == "cnn_lstm":
         x = layers.Permute((2, 1, 3))(x)  # (frames, bands, 1): time first, for the LSTM
-    for block, filters in enumerate(model["blocks"], start=1):
-        for f in filters:
-            x = layers.Conv2D(f, model["kernel"], padding="same", use_bias=not model["batch_norm"])(x)
-            if model["batch_norm"]:
-                x = layers.BatchNormalization()(x)
-            x = layers.Activation("relu")(x)
-        # "same": a narrow stamp (the embedding's few windows) keeps a column after every pooling
-        x = layers.MaxPooling2D(2, padding="same", name=CONV if block == len(model["blocks"]) else None)(x)
+    x = _blocks(model, x, layers.Conv2D, layers.MaxPooling2D)
     if model["kind"] == "cnn_lstm":
         x = layers.Reshape((x.shape[1], x.shape[2] * x.shape[3]))(x)
         return layers.LSTM(model["lstm"])(x)
@@ -89,14 +82,25 @@ def _time_conv_blocks(model: dict, inputs):
     bands, frames = inputs.shape[1], inputs.shape[2]
     x = layers.Permute((2, 1, 3))(inputs)  # (frames, bands, 1)
     x = layers.Reshape((frames, bands))(x)
+    x = _blocks(model, x, layers.Conv1D, layers.MaxPooling1D)
+    return layers.GlobalMaxPooling1D()(x) if model["global_pool"] else layers.Flatten()(x)
+
+
+def _blocks(model: dict, x, conv, pool):
+    """model.blocks: in each, a convolution of every number of filters listed (with batch norm when
+    model.batch_norm, then ReLU), then a pooling that halves each axis; the last pooling's output is
+    the conv features (CONV). `conv` and `pool` are Keras's 2-D or 1-D layers."""
+    from keras import layers
+
     for block, filters in enumerate(model["blocks"], start=1):
         for f in filters:
-            x = layers.Conv1D(f, model["kernel"], padding="same", use_bias=not model["batch_norm"])(x)
+            x = conv(f, model["kernel"], padding="same", use_bias=not model["batch_norm"])(x)
             if model["batch_norm"]:
                 x = layers.BatchNormalization()(x)
             x = layers.Activation("relu")(x)
-        x = layers.MaxPooling1D(2, padding="same", name=CONV if block == len(model["blocks"]) else None)(x)
-    return layers.GlobalMaxPooling1D()(x) if model["global_pool"] else layers.Flatten()(x)
+        # "same": a narrow stamp (the embedding's few windows) keeps a column after every pooling
+        x = pool(2, padding="same", name=CONV if block == len(model["blocks"]) else None)(x)
+    return x
 
 
 def feature_model(model, features: str):
