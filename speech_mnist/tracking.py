@@ -316,7 +316,6 @@ def epoch_logger(run: StageRun, prefix: str = ""):
     (the second and later networks of an average: member<i>_)."""
     import keras
 
-
     class EpochLogger(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             run.log_metrics({prefix + k: float(v) for k, v in (logs or {}).items()}, step=epoch)
