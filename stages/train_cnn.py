@@ -69,12 +69,12 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
     return model, {"members": count, **mean, **held_out, **{f"members_mean_{k}": mean[k] for k in held_out}}
 
 
-def network_name(member: int, number: int, part: dict, parts: int) -> str:
+def network_name(member: int, number: int, part: dict, part_count: int) -> str:
     """How a network's epochs are named in MLflow: the first network's plainly (so the runs table's
     columns are one network's), the others' as member<i>_ (and the part's kind, for a mixed model)."""
     if member == 0 and number == 0:
         return ""
-    return f"member{member}_" + (f"{part['kind']}_" if parts > 1 else "")
+    return f"member{member}_" + (f"{part['kind']}_" if part_count > 1 else "")
 
 
 def training_set(params: dict, paths, split: dict) -> tuple:
