@@ -129,6 +129,7 @@ VOICEPRINT_PARTS = (VoiceprintPart(0.064, "mean_log", 1.0), VoiceprintPart(0.032
                     VoiceprintPart(0.064, "log_mean_power", 0.6))
 # What a speaker model learned from: a model made from any other print is refused, not misread
 # (change it whenever voiceprint() changes)
+VOICEPRINT_SIZE = VOICEPRINT_BANDS * len(VOICEPRINT_PARTS)  # numbers in one print
 VOICEPRINT_LAYOUT = (f"average {VOICEPRINT_BANDS}-band log-mel spectra: "
                      + ", ".join(f"{p.seconds * 1000:g} ms {p.average} x{p.weight:g}" for p in VOICEPRINT_PARTS))
 
@@ -259,8 +260,8 @@ def save_dataset(path: Path, stamps: np.ndarray, words: "pd.DataFrame", vocab_wo
     (for who is speaking) each word's voiceprint."""
     labels = words["word"].map({w: i for i, w in enumerate(vocab_words)}).to_numpy(np.int64)
     columns = {c: words[c].to_numpy().astype(str if c != "take" else np.int64) for c in PROVENANCE}
-    extra = {} if voiceprints is None else {"voice": voiceprints.astype(np.float32)}
-    save_npz(path, x=stamps.astype(np.float32), y=labels, vocab=np.array(vocab_words), **columns, **extra)
+    extra = {} if voiceprints is None else {"voice": voiceprints.astype(np.float32, copy=False)}
+    save_npz(path, x=stamps.astype(np.float32, copy=False), y=labels, vocab=np.array(vocab_words), **columns, **extra)
 
 
 def load_split(path: Path, split: str, array: str = "x") -> tuple[np.ndarray, np.ndarray, dict]:

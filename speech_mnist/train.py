@@ -47,12 +47,17 @@ def shift_and_mask(stamp: np.ndarray, augment: dict, rng: np.random.Generator) -
     return out
 
 
-def augmented_copies(word_paths: list[Path], labels: np.ndarray, params: dict) -> tuple[np.ndarray, np.ndarray]:
-    """`train.augment.copies` noisy, warped, shifted, masked stamps of every training word."""
+def augmented_copies(word_paths: list[Path], labels: np.ndarray, params: dict,
+                     out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """`train.augment.copies` noisy, warped, shifted, masked stamps of every training word, and their
+    labels. The stamps fill `out` (n words x copies, bands, frames, 1) when it is given: a slice of the
+    training set, so that no list of stamps, nor its concatenation, ever holds a second copy of them."""
     augment, rate, stamp = params["train"]["augment"], params["audio"]["sample_rate"], params["stamp"]
+    if out is None:
+        out = np.empty((len(word_paths) * augment["copies"], stamp["bands"], stamp["frames"], 1), np.float32)
     rng = np.random.default_rng(params["train"]["seed"])
     noises = noise_clips(params["corpus"], rate, params["train"]["seed"])
-    stamps, copy_labels = [], []
+    made, copy_labels = 0, []
     for first in range(0, len(word_paths), EMBED_BATCH):  # a batch of words at a time: flat memory
         noisy, warps = [], []
         for path, label in zip(word_paths[first:first + EMBED_BATCH], labels[first:first + EMBED_BATCH]):
@@ -67,8 +72,9 @@ def augmented_copies(word_paths: list[Path], labels: np.ndarray, params: dict) -
                 warps.append(rng.uniform(1 - augment["warp"], 1 + augment["warp"]))
                 copy_labels.append(label)
         for image, warp in zip(make_stamps(noisy, rate, stamp), warps):
-            stamps.append(shift_and_mask(warp_bands(image, warp), augment, rng))
-    return np.array(stamps, dtype=np.float32)[..., None], np.array(copy_labels)
+            out[made, ..., 0] = shift_and_mask(warp_bands(image, warp), augment, rng)
+            made += 1
+    return out, np.array(copy_labels, dtype=np.int64)
 
 
 def unknown_sounds(count: int, params: dict) -> np.ndarray:
@@ -114,8 +120,42 @@ def fit(model, x_train, y_train, x_test, y_test, train: dict, callbacks=()):
         else train["learning_rate"]
     model.compile(optimizer=keras.optimizers.Adam(rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model.fit(x_train, y_train, validation_data=(x_test, y_test), epochs=train["epochs"],
-                     batch_size=train["batch_size"], shuffle=True, verbose=2, callbacks=list(callbacks))
+    return model.fit(batches(x_train, y_train, train["batch_size"], seed=train["seed"]),
+                     validation_data=batches(x_test, y_test, train["batch_size"]), epochs=train["epochs"],
+                     shuffle=False, verbose=2, callbacks=list(callbacks))  # (batches shuffles the words itself)
+
+
+def batch_order(count: int, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
+    """Which words make each batch of one epoch: a new random order from `rng` every epoch, or
+    the words in order (None: the held-out words)."""
+    order = rng.permutation(count) if rng is not None else np.arange(count)
+    return [order[first:first + batch_size] for first in range(0, count, batch_size)]
+
+
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = None):
+    """The words as Keras reads them, one batch at a time, in a new order every epoch drawn from
+    `seed` (None: in order, every epoch alike). Keras given the arrays themselves copies them
+    whole into one tensor before the first step: at 100k words of 2 s stamps, 700 MB more."""
+    import keras
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__()  # one worker, in this thread: the same batches in the same order every run
+            self.rng = None if seed is None else np.random.default_rng(seed)
+            self.order = batch_order(len(x), batch_size, self.rng)
+
+        def __len__(self):
+            return len(self.order)
+
+        def __getitem__(self, index):
+            chosen = self.order[index]
+            return x[chosen], y[chosen]
+
+        def on_epoch_end(self):
+            if self.rng is not None:
+                self.order = batch_order(len(x), batch_size, self.rng)
+
+    return Batches()
 
 
 def held_out_scores(probabilities: np.ndarray, labels: np.ndarray) -> dict:

@@ -16,20 +16,22 @@ from speech_mnist.audio import read_audio
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.corpus import extra_voice_speakers
 from speech_mnist.errors import ConfigError, CorpusMissing, run_stage
-from speech_mnist.stamps import EMBED_BATCH, assign_split, make_stamps, save_dataset, voiceprint
+from speech_mnist.stamps import EMBED_BATCH, VOICEPRINT_SIZE, assign_split, make_stamps, save_dataset, voiceprint
 
 
 def stamps_of(paths: list, rate: int, stamp: dict, vocab: str) -> tuple[np.ndarray, np.ndarray]:
-    """The stamps and voiceprints of the word files at `paths`, a batch at a time (flat memory,
-    fast embedding)."""
-    stamps, voices = [], []
+    """The stamps and voiceprints of the word files at `paths`, a batch at a time (fast embedding),
+    into arrays made once at their full size (flat memory: a list of batches and its concatenation
+    would hold every stamp twice)."""
+    stamps = np.empty((len(paths), stamp["bands"], stamp["frames"]), np.float32)
+    voices = np.empty((len(paths), VOICEPRINT_SIZE), np.float32)
     with tqdm(total=len(paths), desc=f"stamps {vocab}", unit="word", disable=None) as progress:
         for first in range(0, len(paths), EMBED_BATCH):
             words = [read_audio(p, rate) for p in paths[first:first + EMBED_BATCH]]
-            stamps.append(make_stamps(words, rate, stamp))
-            voices += [voiceprint(w, rate) for w in words]
+            stamps[first:first + len(words)] = make_stamps(words, rate, stamp)
+            voices[first:first + len(words)] = [voiceprint(w, rate) for w in words]
             progress.update(len(words))
-    return np.concatenate(stamps), np.array(voices)
+    return stamps, voices
 
 
 def main() -> None:

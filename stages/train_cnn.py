@@ -82,18 +82,25 @@ def training_set(params: dict, paths, split: dict) -> tuple:
     class's when the CNN has one, and their augmented copies: (x_train, y_train, x_test, y_test,
     classes). train.seed draws the copies.
 
-    The stamps live only in here and in trained_cnn: gone before the features of every word are computed."""
-    (x_train, y_train, info), (x_test, y_test, _) = split["train"], split["test"]
+    The stamps live only in here and in trained_cnn: gone before the features of every word are
+    computed. x_train is made once at its full size and filled: a concatenation would hold it twice."""
+    (x_digits, y_digits, info), (x_test, y_test, _) = split["train"], split["test"]
     files = [paths.words / p for p in info["path"]]
     classes = len(info["vocab"])
+    originals, labels = [x_digits], [y_digits]
     if has_unknown_class(params):  # the last class: other words, sounds that are not words, words backwards
-        unknown, unknown_files = unknown_class(params, paths, files, x_train[:0])
-        x_train = np.concatenate([x_train, unknown])
-        y_train = np.concatenate([y_train, np.full(len(unknown), classes)])
-        files, classes = files + unknown_files, classes + 1  # y_train[:len(files)]: the other words follow the digits
-    if params["train"]["augment"]["copies"]:
-        x_more, y_more = train.augmented_copies(files, y_train[:len(files)], params)
-        x_train, y_train = np.concatenate([x_train, x_more]), np.concatenate([y_train, y_more])
+        unknown, unknown_files = unknown_class(params, paths, files, x_digits[:0])
+        originals.append(unknown)
+        labels.append(np.full(len(unknown), classes))
+        files, classes = files + unknown_files, classes + 1  # the other words' files follow the digits'
+    count = sum(map(len, originals))
+    copies = params["train"]["augment"]["copies"] * len(files)
+    x_train = np.empty((count + copies, *x_digits.shape[1:]), np.float32)
+    np.concatenate(originals, out=x_train[:count])
+    y_train = np.concatenate(labels)
+    if copies:
+        _, y_more = train.augmented_copies(files, y_train[:len(files)], params, out=x_train[count:])
+        y_train = np.concatenate([y_train, y_more])
     return x_train, y_train, x_test, y_test, classes
 
 

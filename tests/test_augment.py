@@ -81,3 +81,44 @@ def test_a_faster_copy_is_shorter_and_higher():
     assert abs(len(faster) - rate / 1.25) <= 2
     spectrum = np.abs(np.fft.rfft(faster))
     assert abs(np.argmax(spectrum) * rate / len(faster) - 625) < 5  # 500 Hz * 1.25
+
+
+def test_training_batches_hold_every_word_once_an_epoch_in_a_new_seeded_order():
+    from speech_mnist.train import batch_order, batches
+
+    x, y = np.arange(10, dtype=np.float32)[:, None] * np.ones((10, 3), np.float32), np.arange(10)
+    train = batches(x, y, 4, seed=7)
+    epochs = []
+    for _ in range(3):
+        words = [train[i] for i in range(len(train))]
+        assert [len(batch_y) for _, batch_y in words] == [4, 4, 2]
+        assert all(np.array_equal(batch_x[:, 0], batch_y) for batch_x, batch_y in words)  # a word keeps its label
+        epochs.append(np.concatenate([batch_y for _, batch_y in words]))
+        train.on_epoch_end()
+    assert all(sorted(order) == list(range(10)) for order in epochs)
+    assert not np.array_equal(epochs[0], epochs[1]) and not np.array_equal(epochs[1], epochs[2])
+    again = batches(x, y, 4, seed=7)
+    assert np.array_equal(np.concatenate([again[i][1] for i in range(len(again))]), epochs[0])
+    held_out = batches(x, y, 4)  # no seed: in order, every epoch alike
+    held_out.on_epoch_end()
+    assert np.array_equal(np.concatenate([held_out[i][1] for i in range(len(held_out))]), y)
+    assert [list(b) for b in batch_order(5, 2, None)] == [[0, 1], [2, 3], [4]]
+
+
+def test_augmented_copies_fill_the_slice_they_are_given(tmp_path):
+    """train_cnn makes its training set once at full size and the copies fill their part of it:
+    the same stamps as copies made on their own, and the words before them untouched."""
+    from speech_mnist.audio import write_wav
+    from speech_mnist.train import augmented_copies
+
+    params = compose(["train.augment.copies=2"])
+    rate, rng = params["audio"]["sample_rate"], np.random.default_rng(2)
+    paths = []
+    for k in range(2):
+        write_wav(tmp_path / f"w{k}.wav", (0.2 * rng.standard_normal(int(0.3 * rate))).astype(np.float32), rate)
+        paths.append(tmp_path / f"w{k}.wav")
+    alone, labels = augmented_copies(paths, np.array([3, 4]), params)
+    training_set = np.full((1 + len(alone), *alone.shape[1:]), 5.0, np.float32)
+    filled, same_labels = augmented_copies(paths, np.array([3, 4]), params, out=training_set[1:])
+    assert np.array_equal(training_set[1:], alone) and np.array_equal(same_labels, labels)
+    assert np.all(training_set[0] == 5.0) and np.shares_memory(filled, training_set)
