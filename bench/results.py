@@ -60,8 +60,8 @@ SUPERSEDED = "[measured before"
 # Sections of configs that a later one does better, by section name: what succeeds each. record()
 # titles them so, and the README's table leaves them out, as it does an earlier default's.
 SUCCEEDED_BY = {
-    "humans preset=time_conv": "preset=mixed",
-    "predict offline preset=time_conv": "preset=mixed",
+    "humans preset=time_conv": "the default config (model=mixed)",
+    "predict offline preset=time_conv": "the default config (model=mixed)",
 }
 
 

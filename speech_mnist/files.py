@@ -7,7 +7,9 @@ import io
 import json
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -57,13 +59,67 @@ def renumber_object_ids(text: str, keys: tuple[str, ...]) -> tuple[str, dict[str
     return renumbered, mapping
 
 
-def save_npz(path: Path, /, **arrays: np.ndarray) -> None:
+class Streamed(NamedTuple):
+    """An array too large to hold at once, for save_npz: its dtype and shape, and its rows in
+    order, a chunk at a time (each chunk is made only when its turn to be written comes)."""
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    chunks: Iterable[np.ndarray]
+
+
+class StoredArray:
+    """One array of an .npz file, read a chunk of rows at a time: never whole in memory. Its
+    shape and dtype come from the array's .npy header."""
+
+    def __init__(self, path: Path, name: str):
+        self.path, self.name = Path(path), name
+        with self._stream() as stream:
+            self.shape, self.dtype = _npy_header(stream)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _stream(self):
+        archive = zipfile.ZipFile(self.path)
+        stream = archive.open(f"{self.name}.npy")
+        stream.close = lambda close=stream.close: (close(), archive.close())  # the archive goes with it
+        return stream
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        """The array, `rows` rows at a time, in order."""
+        row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
+        with self._stream() as stream:
+            _npy_header(stream)
+            for first in range(0, len(self), rows):
+                count = min(rows, len(self) - first)
+                yield np.frombuffer(stream.read(count * row_bytes), self.dtype).reshape(count, *self.shape[1:])
+
+
+def _npy_header(stream) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype of the C-ordered .npy array whose bytes `stream` starts with."""
+    version = np.lib.format.read_magic(stream)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran_order, dtype = read(stream)
+    if fortran_order or dtype.hasobject:
+        raise ValueError("only C-ordered arrays of plain numbers are read in chunks")
+    return shape, dtype
+
+
+def whole(array: "np.ndarray | Streamed") -> np.ndarray:
+    """The array itself; a Streamed one made whole (its chunks joined: for small arrays, and tests)."""
+    if not isinstance(array, Streamed):
+        return array
+    return np.concatenate([np.zeros((0, *array.shape[1:]), array.dtype), *array.chunks])
+
+
+def save_npz(path: Path, /, **arrays: "np.ndarray | Streamed") -> None:
     """Like np.savez_compressed, but byte-identical for identical arrays.
 
     Each array is written straight into its zip entry, a few MiB at a time: a copy of it as
-    bytes would double the memory a 100k-word features file needs.
+    bytes would double the memory a 100k-word features file needs. A Streamed array is never
+    whole in memory, and gives the same bytes as the array its chunks make.
     """
-    arrays = {f"{name}.npy": np.asarray(array) for name, array in arrays.items()}
+    arrays = {f"{name}.npy": a if isinstance(a, Streamed) else np.asarray(a) for name, a in arrays.items()}
     for name, array in arrays.items():
         if array.dtype == object:
             raise TypeError(f"{name[:-4]}: object arrays cannot be stored safely; use a fixed-width string dtype")
@@ -71,11 +127,31 @@ def save_npz(path: Path, /, **arrays: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name in sorted(arrays):
+            array = arrays[name]
             entry = zip_entry(name)
-            entry.file_size = arrays[name].nbytes  # about what writestr tells zip (the header aside):
-            # the same zip64 choice for any array far from 2 GiB
+            entry.file_size = int(np.prod(array.shape)) * np.dtype(array.dtype).itemsize  # about what writestr
+            # tells zip (the header aside): the same zip64 choice for any array far from 2 GiB
             with archive.open(entry, "w") as stream:
-                np.lib.format.write_array(stream, arrays[name], allow_pickle=False)
+                if isinstance(array, Streamed):
+                    write_streamed(stream, array)
+                else:
+                    np.lib.format.write_array(stream, array, allow_pickle=False)
+
+
+def write_streamed(stream, array: Streamed) -> None:
+    """The .npy bytes np.lib.format.write_array writes for the array that the chunks make."""
+    dtype = np.dtype(array.dtype)
+    np.lib.format.write_array_header_1_0(stream, {"descr": np.lib.format.dtype_to_descr(dtype),
+                                                  "fortran_order": False, "shape": tuple(array.shape)})
+    rows = 0
+    for chunk in array.chunks:
+        chunk = np.ascontiguousarray(chunk, dtype=dtype)
+        if chunk.shape[1:] != tuple(array.shape[1:]):
+            raise ValueError(f"a chunk of shape {chunk.shape} in an array of shape {array.shape}")
+        stream.write(chunk.tobytes())
+        rows += len(chunk)
+    if rows != array.shape[0]:
+        raise ValueError(f"the chunks made {rows} rows of an array of {array.shape[0]}")
 
 
 def load_npz(path: Path, leave_out: tuple[str, ...] = ()) -> dict[str, np.ndarray]:

@@ -8,18 +8,21 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ConfigError, ModelUnreadable, first_line
-from .files import FormatChanged, read_zip, renumber_object_ids, write_zip
+from .files import FormatChanged, StoredArray, Streamed, read_zip, renumber_object_ids, write_zip
 from .stamps import CONV, EMBEDDING, LOGITS, STAMP, TRANSFER_FEATURES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep stage logs readable
 
 
 def build(model: dict, input_shape: tuple[int, int], classes: int):
-    """A compiled-ready Keras model: stamp (bands, frames) -> class probabilities."""
+    """A compiled-ready Keras model: stamp (bands, frames) -> class probabilities. A mixed model:
+    the average of its parts (train_cnn trains each part alone, and averages them itself)."""
     import keras
     from keras import layers
 
-    if model["kind"] not in ("cnn", "cnn_lstm", "time_conv"):  # mixed: build each of parts(model)
+    if model["kind"] == "mixed":
+        return average([build(part, input_shape, classes) for part in parts(model)])
+    if model["kind"] not in ("cnn", "cnn_lstm", "time_conv"):
         raise ConfigError(f"unknown model.kind {model['kind']!r}: use cnn, cnn_lstm or time_conv "
                           "(or mixed, whose parts are networks of those kinds)")
     if not model["blocks"]:  # every CNN's features include its last conv block's maps (models.outputs)
@@ -160,23 +163,53 @@ def average(networks: list):
     return keras.Model(stamp, {out: join([m[out] for m in members]) for out, join in joined.items()}, name="average")
 
 
+def probabilities(model, stamps: np.ndarray) -> np.ndarray:
+    """(stamps, classes) the network's class probabilities alone: an average's other outputs (conv
+    maps, the stamp itself) would cost gigabytes at 100k words."""
+    import keras
+
+    if isinstance(model.output, dict):
+        model = keras.Model(model.inputs, model.output["probabilities"])
+    return model.predict(stamps, batch_size=256, verbose=0)
+
+
 # Stamps go through the network this many at a time when their outputs are kept: the outputs
 # fill arrays made once, instead of a list of batches and then its concatenation (twice the memory).
 OUTPUT_CHUNK = 8192  # a multiple of the batch, so every batch is the one a single call would make
 
 
-def outputs(model, stamps: np.ndarray, chunk: int = OUTPUT_CHUNK) -> dict[str, np.ndarray]:
-    """What the network makes of each stamp, in one pass: its probabilities and each kind of
-    transfer feature (logits, embedding, conv maps flattened, the stamp itself flattened)."""
+def outputs(model, stamps: "np.ndarray | StoredArray", chunk: int = OUTPUT_CHUNK) -> dict:
+    """What the network makes of each stamp: its probabilities and each kind of transfer feature
+    (logits, embedding, conv maps flattened, the stamp itself flattened). The conv maps, the largest
+    (600 MB at 100k words), are files.Streamed: made a chunk at a time as save_npz writes them,
+    by a second pass of the stamps through the convolutions alone. Stamps stored in a file
+    (files.StoredArray) are read a chunk at a time too, and so is their flattened copy."""
+    import keras
+
     net = heads(model)
-    made = {name: tensor for name, tensor in net.output.items() if name != STAMP}
-    found = {name: np.zeros((len(stamps), *tensor.shape[1:]), np.float32) for name, tensor in made.items()}
-    for first in range(0, len(stamps), chunk):
-        for name, part in net.predict(stamps[first:first + chunk], batch_size=256, verbose=0).items():
-            if name in found:
-                found[name][first:first + len(part)] = part
-    # the stamp head gives the input back: a view of it holds no second copy of every stamp in memory
-    return {**found, STAMP: np.asarray(stamps, np.float32).reshape(len(stamps), -1)}
+    shape = net.input_shape[1:]
+
+    def stamp_chunks():  # each chunk shaped as the network reads it: a stamps file has no channel axis
+        parts = stamps.chunks(chunk) if isinstance(stamps, StoredArray) else \
+            (stamps[first:first + chunk] for first in range(0, len(stamps), chunk))
+        return (np.reshape(part, (len(part), *shape)) for part in parts)
+
+    held = {name: tensor for name, tensor in net.output.items() if name not in (STAMP, CONV)}
+    found = {name: np.zeros((len(stamps), *tensor.shape[1:]), np.float32) for name, tensor in held.items()}
+    without_conv, first = keras.Model(net.inputs, held), 0
+    for part in stamp_chunks():
+        for name, made in without_conv.predict(part, batch_size=256, verbose=0).items():
+            found[name][first:first + len(made)] = made
+        first += len(part)
+    conv = keras.Model(net.inputs, net.output[CONV])
+    conv_maps = Streamed(np.float32, (len(stamps), *conv.output.shape[1:]),
+                         (conv.predict(part, batch_size=256, verbose=0) for part in stamp_chunks()))
+    if isinstance(stamps, StoredArray):
+        flat = Streamed(np.float32, (len(stamps), int(np.prod(shape))),
+                        (part.reshape(len(part), -1) for part in stamp_chunks()))
+    else:  # the stamp head gives the input back: a view of it holds no second copy of every stamp in memory
+        flat = np.asarray(stamps, np.float32).reshape(len(stamps), -1)
+    return {**found, CONV: conv_maps, STAMP: flat}
 
 
 # Stamps per call of the LiteRT file: a fixed batch, because LiteRT cannot take an LSTM

@@ -1,5 +1,6 @@
 """Training the digit CNN on stamps, with optional augmentation."""
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -120,9 +121,12 @@ def fit(model, x_train, y_train, x_test, y_test, train: dict, callbacks=()):
         else train["learning_rate"]
     model.compile(optimizer=keras.optimizers.Adam(rate),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model.fit(batches(x_train, y_train, train["batch_size"], seed=train["seed"]),
-                     validation_data=batches(x_test, y_test, train["batch_size"]), epochs=train["epochs"],
-                     shuffle=False, verbose=2, callbacks=list(callbacks))  # (batches shuffles the words itself)
+    training, held_out = batches(x_train, y_train, train["batch_size"], seed=train["seed"]), \
+        batches(x_test, y_test, train["batch_size"])
+    history = model.fit(training, validation_data=held_out, epochs=train["epochs"], shuffle=False,
+                        verbose=2, callbacks=list(callbacks))  # (batches shuffles the words itself)
+    training.forget(), held_out.forget()  # Keras keeps its datasets after fit: they must not keep the words
+    return history
 
 
 def batch_order(count: int, batch_size: int, rng: np.random.Generator | None) -> list[np.ndarray]:
@@ -136,11 +140,19 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = No
     """The words as Keras reads them, one batch at a time, in a new order every epoch drawn from
     `seed` (None: in order, every epoch alike). Keras given the arrays themselves copies them
     whole into one tensor before the first step: at 100k words of 2 s stamps, 700 MB more."""
+    return batches_class()(x, y, batch_size, seed)
+
+
+@functools.cache
+def batches_class():
+    """The class of `batches`, made once Keras is imported (the stages that only augment never do).
+    Its methods refer to no words of their own: after training, `forget` lets go of every one."""
     import keras
 
     class Batches(keras.utils.PyDataset):
-        def __init__(self):
+        def __init__(self, x, y, batch_size: int, seed: int | None):
             super().__init__()  # one worker, in this thread: the same batches in the same order every run
+            self.x, self.y, self.batch_size = x, y, batch_size
             self.rng = None if seed is None else np.random.default_rng(seed)
             self.order = batch_order(len(x), batch_size, self.rng)
 
@@ -149,13 +161,17 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int | None = No
 
         def __getitem__(self, index):
             chosen = self.order[index]
-            return x[chosen], y[chosen]
+            return self.x[chosen], self.y[chosen]
 
         def on_epoch_end(self):
             if self.rng is not None:
-                self.order = batch_order(len(x), batch_size, self.rng)
+                self.order = batch_order(len(self.x), self.batch_size, self.rng)
 
-    return Batches()
+        def forget(self):
+            """Let go of the words (Keras holds on to the dataset after training)."""
+            self.x = self.y = None
+
+    return Batches
 
 
 def held_out_scores(probabilities: np.ndarray, labels: np.ndarray) -> dict:

@@ -19,7 +19,7 @@ import numpy as np
 from speech_mnist import models, tracking, train
 from speech_mnist.config import load_params, stage_paths
 from speech_mnist.errors import run_stage
-from speech_mnist.files import load_npz, write_metrics
+from speech_mnist.files import StoredArray, load_npz, write_metrics
 from speech_mnist.stamps import load_split, save_features, save_stamp_settings
 from speech_mnist.unknown import has_unknown_class
 
@@ -44,25 +44,20 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
     and loss of training's last epoch (the networks' mean: each trains alone), and val_accuracy and
     val_loss of the CNN itself on the held-out words."""
     count = params["train"]["members"]  # 1 or more: config.check_params
-    digits = paths.stamps / f"{params['corpus']['digits']}.npz"
-    split = {side: load_split(digits, side) for side in ("train", "test")}  # read once for every member
     parts = models.parts(params["model"])
     networks, last = [], []
-    for member in range(count):
-        seeded = {**params, "train": {**params["train"], "seed": params["train"]["seed"] + member}}
-        data = training_set(seeded, paths, split)  # once for every part: the same seed makes the same copies
-        for number, part in enumerate(parts):
+    for member, (seeded, data) in enumerate(training_sets(params, paths, count)):
+        for number, part in enumerate(parts):  # one training set for every part: the same seed makes the same copies
             logged_as = network_name(member, number, part, len(parts))
             network, history = trained_network({**seeded, "model": part}, data, tracking.epoch_logger(run, logged_as))
             networks.append(network)
             last.append({k: round(float(v[-1]), 4) for k, v in history.history.items()})
-        del data
+    _, _, x_test, y_test, _ = data
+    del data  # the training words: gone before the features of every word are computed
     if len(networks) == 1:
         return networks[0], {"members": 1, **last[0]}
     model = models.average(networks)
-    x_test, y_test, _ = split["test"]
-    probabilities = model.predict(x_test[..., None], batch_size=256, verbose=0)["probabilities"]
-    held_out = train.held_out_scores(probabilities, y_test)
+    held_out = train.held_out_scores(models.probabilities(model, x_test), y_test)
     # after the networks' epochs: the run's last val_accuracy and val_loss (the runs table's columns) are the average's
     run.log_metrics(held_out, step=params["train"]["epochs"])
     mean = {k: round(float(np.mean([m[k] for m in last])), 4) for k in last[0]}
@@ -77,35 +72,43 @@ def network_name(member: int, number: int, part: dict, part_count: int) -> str:
     return f"member{member}_" + (f"{part['kind']}_" if part_count > 1 else "")
 
 
-def training_set(params: dict, paths, split: dict) -> tuple:
-    """The digit vocab's training stamps (`split`: load_split's train and test), with the "unknown"
-    class's when the CNN has one, and their augmented copies: (x_train, y_train, x_test, y_test,
-    classes). train.seed draws the copies.
+def training_sets(params: dict, paths, count: int):
+    """For each of `count` members, its params (train.seed + the member's number) and its training
+    set: (x_train, y_train, x_test, y_test, classes). x_train holds the digit vocab's training
+    stamps, then the "unknown" class's when the CNN has one, then their augmented copies, all
+    drawn from the member's seed but the digits'.
 
-    The stamps live only in here and in trained_cnn: gone before the features of every word are
-    computed. x_train is made once at its full size and filled: a concatenation would hold it twice."""
-    (x_digits, y_digits, info), (x_test, y_test, _) = split["train"], split["test"]
-    files = [paths.words / p for p in info["path"]]
-    classes = len(info["vocab"])
-    originals, labels = [x_digits], [y_digits]
-    if has_unknown_class(params):  # the last class: other words, sounds that are not words, words backwards
-        unknown, unknown_files = unknown_class(params, paths, files, x_digits[:0])
-        originals.append(unknown)
-        labels.append(np.full(len(unknown), classes))
-        files, classes = files + unknown_files, classes + 1  # the other words' files follow the digits'
-    count = sum(map(len, originals))
-    copies = params["train"]["augment"]["copies"] * len(files)
-    x_train = np.empty((count + copies, *x_digits.shape[1:]), np.float32)
-    np.concatenate(originals, out=x_train[:count])
-    y_train = np.concatenate(labels)
-    if copies:
-        _, y_more = train.augmented_copies(files, y_train[:len(files)], params, out=x_train[count:])
-        y_train = np.concatenate([y_train, y_more])
-    return x_train, y_train, x_test, y_test, classes
+    Every member's set is the same array, filled anew (the digits' stamps stay): at 100k words of
+    2 s stamps, each more copy of it is 660 MB."""
+    digits = paths.stamps / f"{params['corpus']['digits']}.npz"
+    x_digits, y_digits, info = load_split(digits, "train")
+    x_test, y_test, _ = load_split(digits, "test")
+    digit_files = [paths.words / p for p in info["path"]]
+    known, classes = len(x_digits), len(info["vocab"])
+    with_unknown = has_unknown_class(params)  # the last class: other words, sounds that are not words, words backwards
+    x_train = None
+    for member in range(count):
+        seeded = {**params, "train": {**params["train"], "seed": params["train"]["seed"] + member}}
+        unknown, files = x_test[:0], digit_files
+        if with_unknown:  # as many stamps for every member: only the draws differ
+            unknown, unknown_files = unknown_class(seeded, paths, digit_files, x_test[:0])
+            files = digit_files + unknown_files  # the other words' files follow the digits'
+        originals = known + len(unknown)
+        if x_train is None:
+            copies = params["train"]["augment"]["copies"] * len(files)
+            x_train = np.empty((originals + copies, *x_digits.shape[1:]), np.float32)
+            x_train[:known] = x_digits
+            del x_digits
+        x_train[known:originals] = unknown
+        y_train = np.concatenate([y_digits, np.full(len(unknown), classes)])
+        if originals < len(x_train):
+            _, y_copies = train.augmented_copies(files, y_train[:len(files)], seeded, out=x_train[originals:])
+            y_train = np.concatenate([y_train, y_copies])
+        yield seeded, (x_train, y_train, x_test, y_test, classes + 1 if with_unknown else classes)
 
 
 def trained_network(params: dict, data: tuple, epoch_logger):
-    """One network fitted on a training set (training_set), and its history; train.seed draws its
+    """One network fitted on a training set (training_sets), and its history; train.seed draws its
     weights and its batches."""
     x_train, y_train, x_test, y_test, classes = data
     models.seed_everything(params["train"]["seed"])
@@ -116,9 +119,10 @@ def trained_network(params: dict, data: tuple, epoch_logger):
 
 
 def write_features(model, stamps_path, features_path) -> None:
-    """What the CNN makes of every word of a vocab (its dataset is freed before the next one's is read)."""
-    dataset = load_npz(stamps_path, leave_out=("voice",))  # the voiceprints are not the CNN's: 77 MB at 100k words
-    save_features(features_path, dataset, models.outputs(model, dataset["x"][..., None]))
+    """What the CNN makes of every word of a vocab. The stamps are read from their file a chunk at
+    a time, never whole (at 100k words of 2 s stamps: 440 MB), nor are the largest outputs."""
+    dataset = load_npz(stamps_path, leave_out=("x", "voice"))  # the voiceprints are not the CNN's
+    save_features(features_path, dataset, models.outputs(model, StoredArray(stamps_path, "x")))
 
 
 def main() -> None:

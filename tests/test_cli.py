@@ -34,7 +34,7 @@ def test_params_rejects_an_unknown_option(tmp_path):
 @pytest.mark.parametrize("override, said", [
     ("train.epoch=5", "Could not override 'train.epoch'. To append to your config use +train.epoch=5"),
     ("train.epochs=0", "train.epochs must be a whole number, 1 or more, not 0"),
-    ("model=huge", "In 'config': Could not find 'model/huge'; available options in 'model': cnn_lstm, default, mixed, time_conv, workshop"),
+    ("model=huge", "In 'config': Could not find 'model/huge'; available options in 'model': cnn, cnn_lstm, folder, fsdd, mixed, synthetic, time_conv, workshop"),
 ])
 def test_params_names_a_mistyped_key_or_an_impossible_number_in_one_line_and_writes_nothing(tmp_path, override, said):
     result = subprocess.run([sys.executable, "-m", "speech_mnist", "params", override, "--conf", str(REPO / "conf"),

@@ -90,7 +90,7 @@ def test_the_svm_file_names_no_memory_address(tmp_path):
     assert zipfile.ZipFile(tmp_path / "svm.skops").infolist()[0].date_time == (1980, 1, 1, 0, 0, 0)
 
 
-@pytest.mark.parametrize("model", ["default", "time_conv", "workshop", "cnn_lstm"])
+@pytest.mark.parametrize("model", ["cnn", "time_conv", "workshop", "cnn_lstm"])
 def test_every_saved_cnn_loads_back_as_the_same_model(tmp_path, model):
     from conftest import compose
 
@@ -109,3 +109,27 @@ def test_the_rewrites_fail_loudly_when_the_format_moves():
     assert renumber_object_ids('{"__id__": 140338054376496}', ("__id__",))[0] == '{"__id__": 1}'
     with pytest.raises(FormatChanged, match="__id__"):
         renumber_object_ids('{"object_id": 140338054376496}', ("__id__",))
+
+
+def test_a_streamed_array_is_saved_as_the_bytes_of_the_whole_array(tmp_path):
+    from speech_mnist.files import Streamed, load_npz, save_npz
+
+    array = np.arange(7 * 3 * 2, dtype=np.float32).reshape(7, 3, 2)
+    save_npz(tmp_path / "whole.npz", a=array, b=np.arange(3))
+    chunks = Streamed(np.float32, array.shape, (array[i:i + 3] for i in range(0, 7, 3)))
+    save_npz(tmp_path / "streamed.npz", a=chunks, b=np.arange(3))
+    assert (tmp_path / "streamed.npz").read_bytes() == (tmp_path / "whole.npz").read_bytes()
+    assert np.array_equal(load_npz(tmp_path / "streamed.npz")["a"], array)
+    with pytest.raises(ValueError, match="the chunks made 6 rows of an array of 7"):
+        save_npz(tmp_path / "short.npz", a=Streamed(np.float32, array.shape, iter([array[:6]])))
+
+
+def test_a_stored_array_is_read_in_chunks_of_rows_as_saved(tmp_path):
+    from speech_mnist.files import StoredArray, save_npz
+
+    array = np.random.default_rng(0).standard_normal((10, 4, 3)).astype(np.float32)
+    save_npz(tmp_path / "a.npz", x=array, y=np.arange(10))
+    stored = StoredArray(tmp_path / "a.npz", "x")
+    assert stored.shape == (10, 4, 3) and stored.dtype == np.float32 and len(stored) == 10
+    chunks = list(stored.chunks(4))
+    assert [len(c) for c in chunks] == [4, 4, 2] and np.array_equal(np.concatenate(chunks), array)

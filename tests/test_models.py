@@ -5,6 +5,7 @@ import pytest
 
 from conftest import compose
 from speech_mnist import models
+from speech_mnist.files import StoredArray, load_npz, save_npz, whole
 
 SHAPE = (32, 64)
 
@@ -16,7 +17,7 @@ def stamps(n=40, seed=0):
     return x, y
 
 
-@pytest.mark.parametrize("option", ["workshop", "default", "time_conv", "cnn_lstm"])
+@pytest.mark.parametrize("option", ["workshop", "cnn", "time_conv", "cnn_lstm"])
 def test_every_model_option_maps_stamps_to_class_probabilities(option):
     model = models.build(compose([f"model={option}"])["model"], SHAPE, 7)
     probabilities = model.predict(stamps(3)[0], verbose=0)
@@ -41,11 +42,11 @@ def test_time_conv_convolves_along_time_with_every_band_of_a_frame_as_its_channe
 
 
 def test_a_mixed_models_parts_read_the_stamp_their_own_way():
-    """model=mixed: each member is a time_conv network over the whole stamp and the default's 2-D
-    network over only its middle 3 frames (a shorter context than the stamp holds)."""
-    parts = models.parts(compose(["model=mixed"])["model"])
+    """model=mixed (the default): each member is a time_conv network over the whole stamp and
+    model=cnn's 2-D network over only its middle 3 frames (a shorter context than the stamp holds)."""
+    parts = models.parts(compose()["model"])
     assert [part["kind"] for part in parts] == ["time_conv", "cnn"]
-    assert models.parts(compose()["model"]) == [compose()["model"]]
+    assert models.parts(compose(["model=cnn"])["model"]) == [compose(["model=cnn"])["model"]]
     long_view, middle = (models.build(part, SHAPE, 4) for part in parts)
     x = stamps(3)[0]
     edges = x.copy()
@@ -53,13 +54,16 @@ def test_a_mixed_models_parts_read_the_stamp_their_own_way():
     edges[:, :, 33:] -= 5
     assert np.array_equal(middle.predict(x, verbose=0), middle.predict(edges, verbose=0))
     assert not np.allclose(long_view.predict(x, verbose=0), long_view.predict(edges, verbose=0))
+    whole = models.build(compose()["model"], SHAPE, 4)  # untrained: the average of its parts, as train_cnn makes it
+    net = {name: models.feature_model(part, "conv").output.shape[1] for name, part in zip("ab", (long_view, middle))}
+    assert whole.output["conv"].shape[1] == net["a"] + net["b"] and whole.output["probabilities"].shape[1] == 4
 
 
 # three 2x2 poolings leave (32/8) x (64/8) cells of 64 channels
 @pytest.mark.parametrize("features, width", [("logits", 4), ("embedding", 64), ("conv", 4 * 8 * 64),
                                              ("stamp", SHAPE[0] * SHAPE[1])])
 def test_feature_model_cuts_at_logits_embedding_or_conv_or_keeps_only_the_stamp(features, width):
-    model = models.build(compose()["model"], SHAPE, 4)
+    model = models.build(compose(["model=cnn"])["model"], SHAPE, 4)
     x = stamps(2)[0]
     found = models.feature_model(model, features).predict(x, verbose=0)
     assert found.shape == (2, width)
@@ -75,21 +79,27 @@ def test_a_features_file_holds_every_output_of_the_network():
     assert sorted(models.outputs(models.build(compose()["model"], SHAPE, 4), stamps(2)[0])) == sorted(FEATURES)
 
 
-def test_outputs_in_chunks_are_the_bytes_of_one_call_and_hold_them_once():
-    import tracemalloc
+def every_output(model, x) -> dict:
+    """models.outputs with the streamed conv maps made whole."""
+    return {name: whole(array) for name, array in models.outputs(model, x).items()}
 
-    model = models.build(compose()["model"], (16, 8), 4)  # small stamps: quick
-    x = np.random.default_rng(0).standard_normal((4096, 16, 8, 1)).astype(np.float32)
-    whole = models.outputs(model, x, chunk=len(x))
-    tracemalloc.start()
+
+def test_outputs_in_chunks_are_the_bytes_of_one_call_and_the_conv_maps_are_never_whole(tmp_path):
+    from speech_mnist.files import Streamed
+    from speech_mnist.stamps import CONV
+
+    model = models.build(compose(["model=cnn"])["model"], (16, 8), 4)  # small stamps: quick
+    x = np.random.default_rng(0).standard_normal((1000, 16, 8, 1)).astype(np.float32)
+    one_call = {name: whole(array) for name, array in models.outputs(model, x, chunk=len(x)).items()}
     chunked = models.outputs(model, x, chunk=256)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    assert all(whole[k].tobytes() == chunked[k].tobytes() for k in whole)
-    kept = sum(a.nbytes for a in chunked.values())
-    # one call holds them about twice: Keras's list of every batch's outputs, then their
-    # concatenation; in chunks, once, and one chunk's list
-    assert peak < 1.5 * kept, f"{peak / kept:.2f} times the outputs"
+    assert isinstance(chunked[CONV], Streamed) and chunked[CONV].shape == one_call[CONV].shape
+    assert [len(maps) for maps in chunked[CONV].chunks] == [256, 256, 256, 232]  # made a chunk at a time
+    save_npz(tmp_path / "features.npz", **models.outputs(model, x, chunk=256))
+    saved = load_npz(tmp_path / "features.npz")
+    assert sorted(saved) == sorted(one_call) and all(saved[k].tobytes() == one_call[k].tobytes() for k in one_call)
+    save_npz(tmp_path / "stamps.npz", x=x[..., 0])  # as the stamps stage stores them: no channel axis
+    save_npz(tmp_path / "from_file.npz", **models.outputs(model, StoredArray(tmp_path / "stamps.npz", "x"), chunk=256))
+    assert (tmp_path / "from_file.npz").read_bytes() == (tmp_path / "features.npz").read_bytes()
 
 
 def trained(params):
@@ -103,7 +113,7 @@ def trained(params):
 
 
 def test_same_seed_same_bytes_and_the_file_loads_back(tmp_path):
-    params = compose()
+    params = compose(["model=cnn"])  # one network: train_cnn fits each part of a mixed model alone
     first, second = trained(params), trained(params)
     models.save_keras(first, tmp_path / "a.keras")
     models.save_keras(second, tmp_path / "b.keras")
@@ -114,7 +124,7 @@ def test_same_seed_same_bytes_and_the_file_loads_back(tmp_path):
 
 
 def test_another_seed_gives_other_weights(tmp_path):
-    params = compose()
+    params = compose(["model=cnn"])  # one network: train_cnn fits each part of a mixed model alone
     models.save_keras(trained(params), tmp_path / "a.keras")
     params["train"]["seed"] = 1
     models.seed_everything(1)
@@ -128,7 +138,7 @@ def members(count: int, classes: int = 4, params: dict | None = None) -> list:
     networks = []
     for seed in range(count):
         models.seed_everything(seed)
-        networks.append(models.build(params or compose()["model"], SHAPE, classes))
+        networks.append(models.build(params or compose(["model=cnn"])["model"], SHAPE, classes))
     return networks
 
 
@@ -136,8 +146,8 @@ def test_an_average_of_networks_averages_their_probabilities_and_keeps_each_ones
     networks = members(2)
     average = models.average(networks)
     x = stamps(5, seed=4)[0]
-    alone = [models.outputs(net, x) for net in networks]
-    together = models.outputs(average, x)
+    alone = [every_output(net, x) for net in networks]
+    together = every_output(average, x)
     assert sorted(together) == ["conv", "embedding", "logits", "probabilities", "stamp"]
     assert np.array_equal(together["stamp"], x.reshape(len(x), -1).astype(np.float32))  # one stamp, however many members
     assert np.allclose(together["probabilities"], (alone[0]["probabilities"] + alone[1]["probabilities"]) / 2, atol=1e-6)
@@ -149,7 +159,7 @@ def test_an_average_of_networks_averages_their_probabilities_and_keeps_each_ones
     assert models.average(networks[:1]) is networks[0]  # one network: the very same, so its files are too
 
 
-@pytest.mark.parametrize("model", ["default", "time_conv", "cnn_lstm"])
+@pytest.mark.parametrize("model", ["cnn", "time_conv", "cnn_lstm"])
 def test_an_average_of_networks_saves_loads_back_safely_and_runs_without_tensorflow(tmp_path, model):
     from speech_mnist.lite import LiteCnn
 
@@ -162,8 +172,8 @@ def test_an_average_of_networks_saves_loads_back_safely_and_runs_without_tensorf
         assert (tmp_path / f"a{suffix}").read_bytes() == (tmp_path / f"b{suffix}").read_bytes()
     loaded = models.load_keras(tmp_path / "a.keras")  # safe_mode: averaging and joining are Keras's own layers
     x = stamps(6, seed=2)[0]
-    expected = models.outputs(average, x)
-    assert all(np.array_equal(models.outputs(loaded, x)[k], expected[k]) for k in expected)
+    expected = every_output(average, x)
+    assert all(np.array_equal(every_output(loaded, x)[k], expected[k]) for k in expected)
     lite = LiteCnn(tmp_path / "a.tflite").outputs(x)
     assert all(np.allclose(lite[k], expected[k], atol=1e-4) for k in expected)
 
@@ -182,4 +192,24 @@ def test_train_cnn_stops_in_one_line_at_a_number_of_members_that_is_not_one_or_m
 def test_a_cnn_without_conv_blocks_is_refused_with_the_reason():
     """Every CNN's features include its last conv block's maps: without one, say so before training."""
     with pytest.raises(ValueError, match="model.blocks must hold at least one conv block"):
-        models.build(compose(["model.blocks=[]"])["model"], SHAPE, 4)
+        models.build(compose(["model=cnn", "model.blocks=[]"])["model"], SHAPE, 4)
+
+
+def test_after_training_nothing_holds_the_training_words():
+    """Keras keeps a fitted model's datasets: if they kept the words, every member of the CNN would
+    hold its own training set until the stage ends (train_cnn's memory at 100k words)."""
+    import gc
+    import weakref
+
+    from speech_mnist.train import fit
+
+    params = compose(["model=cnn"])
+    models.seed_everything(3)
+    model = models.build(params["model"], SHAPE, 4)
+    x, y = stamps()
+    x_test = x[:8].copy()
+    words, held_out = weakref.ref(x), weakref.ref(x_test)
+    fit(model, x, y, x_test, y[:8], dict(params["train"], epochs=1, batch_size=8))
+    del x, y, x_test
+    gc.collect()
+    assert words() is None and held_out() is None and model.predict(stamps(2)[0], verbose=0).shape == (2, 4)

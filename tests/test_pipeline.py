@@ -216,10 +216,10 @@ def test_fbank_preset_runs_through_and_rebuilds_byte_identically(tmp_path):
     assert out_hashes(ws) == before
 
 
-def test_a_mixed_model_trains_each_part_and_predict_hears_their_average(tmp_path):
-    """preset=mixed: one member is two networks (time_conv, and the default's 2-D net on the middle
-    frames), averaged; the features hold both networks' conv maps side by side."""
-    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "preset=mixed"])
+def test_the_default_mixed_model_trains_each_part_and_predict_hears_their_average(tmp_path):
+    """The default model, mixed: one member is two networks (time_conv, and the 2-D net of model=cnn
+    on the middle frames), averaged; the features hold both networks' conv maps side by side."""
+    ws = make_dvc_workspace(tmp_path / "ws", TINY)
     repro(ws)
     metrics = json.loads((ws / "metrics/train_cnn.json").read_text())
     assert metrics["members"] == 1 and "members_mean_val_accuracy" in metrics  # two networks, averaged
@@ -250,7 +250,7 @@ def test_an_average_of_networks_runs_through_predicts_and_rebuilds_byte_identica
 
     from speech_mnist.tracking import EXPERIMENT
 
-    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "train.members=2"])
+    ws = make_dvc_workspace(tmp_path / "ws", [*TINY, "train.members=2", "model=cnn"])  # one network a member
     repro(ws)
     metrics = json.loads((ws / "metrics/train_cnn.json").read_text())
     # the keys of one network's metrics, so that `dvc metrics diff` and `dvc exp show` line up

@@ -25,17 +25,17 @@ def test_every_word_gives_a_stamp_of_the_configured_size(feature, seconds):
     assert abs(result.mean()) < 1e-4 and abs(result.std() - 1) < 1e-3
 
 
-@pytest.mark.parametrize("seconds", [0.05, 0.4, 2.0])
-def test_a_pretrained_stamp_is_three_speech_embeddings_of_any_word(seconds):
+@pytest.mark.parametrize("seconds", [0.05, 0.4, 2.0, 2.6])  # 2.6: longer than the stamp's 2.0 s
+def test_a_pretrained_stamp_is_sixteen_speech_embeddings_of_any_word(seconds):
     stamp = compose(["stamp=pretrained"])["stamp"]
     word = np.random.default_rng(0).standard_normal(int(seconds * RATE)).astype(np.float32)
     result = make_stamp(word, RATE, stamp)
-    assert result.shape == (96, 3) and result.dtype == np.float32 and np.isfinite(result).all()
+    assert result.shape == (96, 16) and result.dtype == np.float32 and np.isfinite(result).all()
     assert np.array_equal(result, make_stamp(word, RATE, stamp))  # the same bytes every time
     assert np.allclose(result, make_stamp(word * 0.1, RATE, stamp), atol=1e-3)  # level does not matter
 
 
-@pytest.mark.parametrize("overrides", [["stamp=fbank"], ["stamp=pretrained"], ["preset=mixed"]])  # mixed: 2.0 s, 16 windows
+@pytest.mark.parametrize("overrides", [["stamp=fbank"], ["stamp=pretrained"], ["stamp.seconds=1.5", "stamp.frames=9"]])  # 1.5 s: corpus=fsdd's
 def test_stamps_in_batches_are_the_stamps_of_each_word_alone(overrides, monkeypatch):
     """Batching (and the batch boundary) changes speed, never a stamp: predict and the stamps stage agree."""
     monkeypatch.setattr(stamps_module, "EMBED_BATCH", 3)
@@ -51,7 +51,7 @@ def test_stamps_in_batches_are_the_stamps_of_each_word_alone(overrides, monkeypa
 @pytest.mark.parametrize(("clips", "samples", "windows"), [
     (1, 16000, 3), (5, 16000, 3), (10, 16000, 3), (33, 16000, 3),  # the last call's batch differs
     (3, 16000 + 1200, 4),   # frames after the last whole window, which openwakeword leaves out
-    (2, 12640, 1), (4, 32000, 16), (33, 32000, 16), (3, 24000, 9)])  # 33 of 16 windows: preset=mixed's batches
+    (2, 12640, 1), (4, 32000, 16), (33, 32000, 16), (3, 24000, 9)])  # 33 of 16 windows: the default stamp's batches
 def test_the_embedding_gives_openwakewords_bytes_on_one_thread_and_two(clips, samples, windows):
     """openwakeword runs the model window by window; embedding.embed runs it once over each clip."""
     from openwakeword.utils import AudioFeatures
