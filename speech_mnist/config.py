@@ -112,7 +112,8 @@ STAMP_KEYS = {**{feature: ("n_fft", "hop_ms") for feature in ("fbank", "mel", "m
 def check_params(params: dict) -> None:
     """ConfigError naming a group that is not a mapping, the first parameter outside NUMBER_BOUNDS
     (one that is not there at all is left to the code that reads it), a stamp feature without what
-    it is computed with, a vocab the corpus names but does not have, or takes that are not 1 or more."""
+    it is computed with, a mixed model over another stamp than the speech embedding's, a vocab the
+    corpus names but does not have, or takes that are not 1 or more."""
     for group in REQUIRED_GROUPS:
         if not isinstance(params[group], dict):
             raise ConfigError(f"{group} must be a group of settings, not {params[group]!r}")
@@ -126,6 +127,11 @@ def check_params(params: dict) -> None:
     if any(key not in stamp for key in needs):
         raise ConfigError(f"stamp.feature={stamp['feature']} needs stamp.{' and stamp.'.join(needs)}: choose its whole "
                           f"group, stamp={stamp['feature']}, not only the feature")
+    model = params.get("model")
+    if isinstance(model, dict) and model.get("kind") == "mixed" and stamp.get("feature") != "pretrained":
+        # its 2-D network reads the middle windows of a 2.0 s embedding: of a spectrogram, a sliver of frames
+        raise ConfigError(f"model=mixed reads the speech-embedding stamp (stamp=pretrained), not stamp.feature="
+                          f"{stamp.get('feature')}: add -S model=cnn (or choose preset=fbank)")
     corpus = params["corpus"]
     vocabs = corpus.get("vocabs") if isinstance(corpus.get("vocabs"), dict) else {}
     for role in ("digits", "transfer", "unknown"):

@@ -73,31 +73,30 @@ class StoredArray:
 
     def __init__(self, path: Path, name: str):
         self.path, self.name = Path(path), name
-        with self._stream() as stream:
+        with zipfile.ZipFile(self.path) as archive, archive.open(f"{name}.npy") as stream:
             self.shape, self.dtype = _npy_header(stream)
 
     def __len__(self) -> int:
         return self.shape[0]
 
-    def _stream(self):
-        archive = zipfile.ZipFile(self.path)
-        stream = archive.open(f"{self.name}.npy")
-        stream.close = lambda close=stream.close: (close(), archive.close())  # the archive goes with it
-        return stream
-
     def chunks(self, rows: int) -> Iterator[np.ndarray]:
         """The array, `rows` rows at a time, in order."""
         row_bytes = int(np.prod(self.shape[1:])) * self.dtype.itemsize
-        with self._stream() as stream:
+        with zipfile.ZipFile(self.path) as archive, archive.open(f"{self.name}.npy") as stream:
             _npy_header(stream)
             for first in range(0, len(self), rows):
                 count = min(rows, len(self) - first)
-                yield np.frombuffer(stream.read(count * row_bytes), self.dtype).reshape(count, *self.shape[1:])
+                data = stream.read(count * row_bytes)  # zip reads until it has them all, or the entry ends
+                if len(data) != count * row_bytes:
+                    raise ValueError(f"{self.path}: {self.name} ends after {first} of its {len(self)} rows")
+                yield np.frombuffer(data, self.dtype).reshape(count, *self.shape[1:])
 
 
 def _npy_header(stream) -> tuple[tuple[int, ...], np.dtype]:
     """The shape and dtype of the C-ordered .npy array whose bytes `stream` starts with."""
     version = np.lib.format.read_magic(stream)
+    if version not in ((1, 0), (2, 0)):
+        raise ValueError(f".npy format {version[0]}.{version[1]} is not read in chunks")
     read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, fortran_order, dtype = read(stream)
     if fortran_order or dtype.hasobject:
@@ -142,13 +141,13 @@ def write_streamed(stream, array: Streamed) -> None:
     """The .npy bytes np.lib.format.write_array writes for the array that the chunks make."""
     dtype = np.dtype(array.dtype)
     np.lib.format.write_array_header_1_0(stream, {"descr": np.lib.format.dtype_to_descr(dtype),
-                                                  "fortran_order": False, "shape": tuple(array.shape)})
+                                                  "fortran_order": False, "shape": tuple(map(int, array.shape))})
     rows = 0
     for chunk in array.chunks:
         chunk = np.ascontiguousarray(chunk, dtype=dtype)
         if chunk.shape[1:] != tuple(array.shape[1:]):
             raise ValueError(f"a chunk of shape {chunk.shape} in an array of shape {array.shape}")
-        stream.write(chunk.tobytes())
+        stream.write(memoryview(chunk).cast("B"))  # the chunk's bytes, not a copy of them
         rows += len(chunk)
     if rows != array.shape[0]:
         raise ValueError(f"the chunks made {rows} rows of an array of {array.shape[0]}")

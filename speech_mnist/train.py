@@ -75,6 +75,8 @@ def augmented_copies(word_paths: list[Path], labels: np.ndarray, params: dict,
         for image, warp in zip(make_stamps(noisy, rate, stamp), warps):
             out[made, ..., 0] = shift_and_mask(warp_bands(image, warp), augment, rng)
             made += 1
+    if made != len(out):  # rows of an array made with np.empty would be left as they were
+        raise ValueError(f"{made} augmented copies for {len(out)} rows")
     return out, np.array(copy_labels, dtype=np.int64)
 
 
@@ -151,7 +153,11 @@ def batches_class():
 
     class Batches(keras.utils.PyDataset):
         def __init__(self, x, y, batch_size: int, seed: int | None):
-            super().__init__()  # one worker, in this thread: the same batches in the same order every run
+            # one worker and no queue: Keras reads the batches in order, and draws a new order (on_epoch_end)
+            # only between epochs, so the same seed gives the same batches whatever the timing
+            super().__init__()
+            if len(x) != len(y):
+                raise ValueError(f"{len(x)} stamps and {len(y)} labels")
             self.x, self.y, self.batch_size = x, y, batch_size
             self.rng = None if seed is None else np.random.default_rng(seed)
             self.order = batch_order(len(x), batch_size, self.rng)

@@ -41,8 +41,8 @@ def trained_cnn(params: dict, paths, run: tracking.StageRun):
     """The CNN: for each of train.members, its training set (made from its own seed: train.seed,
     +1, ...) and a network trained on it (one per part of a mixed model: models.parts), averaged
     into one (models.average); and its metrics, with the same keys whatever the count: accuracy
-    and loss of training's last epoch (the networks' mean: each trains alone), and val_accuracy and
-    val_loss of the CNN itself on the held-out words."""
+    and loss of training's last epoch (the mean of every network, members x parts: each trains
+    alone, and so do members_mean_val_*), and val_accuracy and val_loss of the CNN itself on the held-out words."""
     count = params["train"]["members"]  # 1 or more: config.check_params
     parts = models.parts(params["model"])
     networks, last = [], []
@@ -79,7 +79,8 @@ def training_sets(params: dict, paths, count: int):
     drawn from the member's seed but the digits'.
 
     Every member's set is the same array, filled anew (the digits' stamps stay): at 100k words of
-    2 s stamps, each more copy of it is 660 MB."""
+    2 s stamps, each more copy of it is 660 MB. So a member's set is gone once the next is asked
+    for: train on each as it comes (list(training_sets(...)) would hold the last one, `count` times)."""
     digits = paths.stamps / f"{params['corpus']['digits']}.npz"
     x_digits, y_digits, info = load_split(digits, "train")
     x_test, y_test, _ = load_split(digits, "test")

@@ -121,12 +121,12 @@ def write_params(folder, params):
 
 
 @pytest.mark.parametrize("corpus", ["synthetic", "fsdd", "folder"])
-@pytest.mark.parametrize("choice", ["", "preset=fbank", "preset=unknown", "stamp=mel", "stamp=mfcc", "model=workshop",
-                                    "model=cnn_lstm", "transfer=logits"])
+@pytest.mark.parametrize("choice", ["", "preset=fbank", "preset=unknown", "stamp=mel,model=cnn", "stamp=mfcc,model=cnn",
+                                    "model=workshop", "model=cnn_lstm", "transfer=logits", "preset=time_conv"])
 def test_every_choice_composes_to_params_that_pass_the_check(tmp_path, corpus, choice):
     from speech_mnist.config import load_params
 
-    params = compose([f"corpus={corpus}", *([choice] if choice else [])])
+    params = compose([f"corpus={corpus}", *(choice.split(",") if choice else [])])
     assert load_params(write_params(tmp_path, params)) == params
 
 
@@ -197,3 +197,14 @@ def test_a_spectrogram_feature_chosen_without_its_group_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"stamp.feature=pretrained needs stamp.seconds: .* stamp=pretrained"):
         load_params(write_params(tmp_path, params))
 
+
+
+@pytest.mark.parametrize("stamp", ["fbank", "mel", "mfcc"])
+def test_the_mixed_model_over_a_spectrogram_stamp_is_refused_with_the_fix(stamp):
+    from speech_mnist.config import check_params
+    from speech_mnist.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"model=mixed reads the speech-embedding stamp .* stamp.feature={stamp}: "
+                                          "add -S model=cnn"):
+        check_params(compose([f"stamp={stamp}"]))
+    check_params(compose([f"stamp={stamp}", "model=cnn"]))
