@@ -17,10 +17,10 @@ def test_every_command_has_help(command):
 
 def test_params_composes_conf_with_overrides(tmp_path):
     out = tmp_path / "params.yaml"
-    subprocess.run([sys.executable, "-m", "speech_mnist", "params", "stamp=mfcc", "train.epochs=3",
+    subprocess.run([sys.executable, "-m", "speech_mnist", "params", "stamp=mfcc", "model=cnn", "train.epochs=3",
                     "--conf", str(REPO / "conf"), "--output", str(out)], check=True, capture_output=True)
     written = yaml.safe_load(out.read_text())
-    assert written == compose(["stamp=mfcc", "train.epochs=3"])
+    assert written == compose(["stamp=mfcc", "model=cnn", "train.epochs=3"])
     assert written["stamp"]["feature"] == "mfcc" and written["train"]["epochs"] == 3
 
 

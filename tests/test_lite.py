@@ -71,14 +71,14 @@ def test_stamps_of_another_shape_are_refused_with_both_shapes(tmp_path):
 ])
 def test_predict_refuses_stamp_settings_the_cnn_was_not_trained_on(tmp_path, change, named):
     """params.yaml composed with other stamp settings (`speech-mnist params stamp=mel`) and no `dvc repro`."""
-    trained = compose(["stamp=fbank"])
+    trained = compose(["stamp=fbank", "model=cnn"])
     models.seed_everything(0)
     models.save_lite(models.build(trained["model"], (32, 64), 10), tmp_path / "models" / "cnn.tflite")
     save_stamp_settings(tmp_path / "models" / "cnn_stamp_settings.json", trained)
     assert Recogniser(trained, root=tmp_path).cnn.stamp_shape == (32, 64, 1)
     with pytest.raises(ModelMismatch, match=rf"models/cnn.tflite was trained on other stamps .*\({named}\): "
                                             r"run `dvc repro`"):
-        Recogniser(compose(["stamp=fbank", *change]), root=tmp_path)
+        Recogniser(compose(["stamp=fbank", "model=cnn", *change]), root=tmp_path)
     for damaged, says in (("{not json", "cannot be read"), ("null", "holds no stamp settings")):
         (tmp_path / "models" / "cnn_stamp_settings.json").write_text(damaged)
         with pytest.raises(ModelUnreadable, match=f"cnn_stamp_settings.json {says}"):

@@ -158,6 +158,7 @@ def test_predict_with_models_of_other_stamp_settings_names_the_command_to_run(bu
     shutil.copy(built / "dvc.yaml", ws)
     params = yaml.safe_load((built / "params.yaml").read_text())
     params["stamp"] = compose(["stamp=fbank"])["stamp"]
+    params["model"] = compose(["model=cnn"])["model"]  # a mixed model over a spectrogram is refused before the CNN is read
     (ws / "params.yaml").write_text(yaml.safe_dump(params))
     samples, rate = spoken(["five"], seed=3)
     sf.write(tmp_path / "five.wav", samples, rate)
