@@ -104,13 +104,6 @@ def _npy_header(stream) -> tuple[tuple[int, ...], np.dtype]:
     return shape, dtype
 
 
-def whole(array: "np.ndarray | Streamed") -> np.ndarray:
-    """The array itself; a Streamed one made whole (its chunks joined: for small arrays, and tests)."""
-    if not isinstance(array, Streamed):
-        return array
-    return np.concatenate([np.zeros((0, *array.shape[1:]), array.dtype), *array.chunks])
-
-
 def save_npz(path: Path, /, **arrays: "np.ndarray | Streamed") -> None:
     """Like np.savez_compressed, but byte-identical for identical arrays.
 

@@ -127,7 +127,8 @@ def fit(model, x_train, y_train, x_test, y_test, train: dict, callbacks=()):
         batches(x_test, y_test, train["batch_size"])
     history = model.fit(training, validation_data=held_out, epochs=train["epochs"], shuffle=False,
                         verbose=2, callbacks=list(callbacks))  # (batches shuffles the words itself)
-    training.forget(), held_out.forget()  # Keras keeps its datasets after fit: they must not keep the words
+    training.forget()  # Keras keeps its datasets after fit: they must not keep the words
+    held_out.forget()
     return history
 
 

@@ -9,6 +9,7 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from speech_mnist.config import compose_params
@@ -31,6 +32,15 @@ TINY = [
     "transfer.curve_shots=[1,2]",
     "transfer.shots=2",
 ]
+
+
+def whole(array) -> np.ndarray:
+    """An array of models.outputs as it is, a files.Streamed one made whole (its chunks joined)."""
+    from speech_mnist.files import Streamed
+
+    if not isinstance(array, Streamed):
+        return array
+    return np.concatenate([np.zeros((0, *array.shape[1:]), array.dtype), *array.chunks])
 
 
 def compose(overrides=()) -> dict:

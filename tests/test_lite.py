@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import compose
+from conftest import compose, whole
 from speech_mnist import models
 from speech_mnist.errors import ModelMismatch, ModelUnreadable
-from speech_mnist.files import whole
 from speech_mnist.lite import BATCH, LiteCnn
 from speech_mnist.recognise import Recogniser
 from speech_mnist.stamps import save_stamp_settings

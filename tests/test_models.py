@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from conftest import compose
+from conftest import compose, whole
 from speech_mnist import models
-from speech_mnist.files import StoredArray, load_npz, save_npz, whole
+from speech_mnist.files import StoredArray, load_npz, save_npz
 
 SHAPE = (32, 64)
 
