@@ -65,6 +65,11 @@ def word_prints(stamps: dict, scale: float) -> np.ndarray:
     return np.hstack([prints, scale * average_frame(stamps["x"])]) if scale else prints
 
 
+def print_width(stamps: dict, scale: float) -> int:
+    """The width of word_prints(stamps, scale), without making them."""
+    return stamps["voice"].shape[1] + (stamps["x"].shape[1] if scale else 0)
+
+
 def less_word(prints: np.ndarray, probabilities: np.ndarray, means: np.ndarray) -> np.ndarray:
     """Each voiceprint less the average print of the word the CNN finds most likely (among its
     in-vocab words: an "unknown" column is never a word with an average)."""
@@ -148,7 +153,7 @@ def model_features(model: SpeakerModel, stamps: dict, heard: dict) -> np.ndarray
     other stamp settings than today's would misread them."""
     another_stamp = SpeakersMissing("the speaker model was made with other stamp settings than "
                                     "params.yaml's: `dvc repro` makes it anew")
-    if model.word_means is not None and word_prints(stamps, model.stamp_scale).shape[1] != model.word_means.shape[1]:
+    if model.word_means is not None and print_width(stamps, model.stamp_scale) != model.word_means.shape[1]:
         raise another_stamp  # its words' average prints hold another stamp's frame
     features = speaker_features(model.features, stamps, heard, model.word_means, model.stamp_scale)
     if features.shape[1] != model.svm.n_features_in_:
