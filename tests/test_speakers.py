@@ -131,7 +131,9 @@ def test_the_average_stamp_frame_joins_the_print_at_its_share_of_the_voiceprints
     louder = {**stamps, "x": 100 * stamps["x"]}  # an embedding's units are not a log-mel band's
     assert np.allclose(speakers.word_prints(louder, speakers.stamp_scale(louder, labels, 0.5)), prints)
     assert speakers.stamp_scale(stamps, labels, 0) == 0 and speakers.word_prints(stamps, 0).shape == (12, 64)
-    assert [speakers.print_width(stamps, s) for s in (scale, 0)] == [70, 64]  # without making the prints
+    flat = {**stamps, "x": stamps["x"][..., 0]}  # train_svm's stamps have no channel axis
+    assert all(speakers.print_width(s, k) == speakers.word_prints(s, k).shape[1]  # without making the prints
+               for s in (stamps, flat) for k in (scale, 0))
     heard = np.eye(3)[labels]
     means = speakers.average_prints(prints, labels, 3)
     assert speakers.speaker_features("word_voice", stamps, {"probabilities": heard}, means, scale).shape == (12, 70)

@@ -132,7 +132,7 @@ def test_a_killed_stage_leaves_a_killed_run_and_no_helper(store):
 
     killed = subprocess.run([sys.executable, "-c", KILLED_STAGE], env=venv_env() | dict(os.environ), timeout=120)
     assert killed.returncode == -9
-    tracking.prepare_store(store)  # under its lock: the helper may still be creating the fresh store
+    tracking.prepare_store(store)  # whoever comes first creates the fresh store under its lock; the other waits
     client, deadline, runs = MlflowClient(store), time.monotonic() + 90, []
     while time.monotonic() < deadline and not (runs and runs[0].info.status == "KILLED"):
         time.sleep(1)
